@@ -1,3 +1,35 @@
-fn main() {
-    println!("Hello, world!");
+//! Entry point: parse, resolve settings, run, report.
+
+mod app;
+mod cli;
+mod download;
+mod hub;
+mod layout;
+mod progress;
+mod repo;
+mod report;
+mod retry;
+mod select;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime must start");
+    let result = match cli.command {
+        cli::Command::Download(args) => {
+            settings::Settings::for_download(*args, &settings::ProcessEnv)
+                .and_then(|settings| runtime.block_on(app::download(settings)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report::error(&err),
+    }
 }

@@ -2,3 +2,9 @@
 
 // Shared helpers: the fake Hub, test environments, the Python judge.
 mod support;
+
+// Self-tests of the fake Hub itself, with plain reqwest.
+mod fake_hub_selftest;
+
+// The download command against the fake Hub: layouts, selection, revisions, ranges.
+mod download;

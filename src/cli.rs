@@ -1,0 +1,178 @@
+//! The command line, as clap derive structs.
+//!
+//! These structs never travel past `settings`, which turns them (plus the environment) into the
+//! values the rest of the program works with. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+
+/// Download repositories from the Hugging Face Hub, fast, resumably, into the shared HF cache.
+#[derive(Debug, Parser)]
+#[command(name = "hfdl", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Download files from a repository (a drop-in for `hf download`).
+    Download(Box<DownloadArgs>),
+}
+
+/// `--repo-type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RepoTypeArg {
+    Model,
+    Dataset,
+    Space,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    /// The path on one line (the default).
+    Human,
+    /// A JSON object: path, commit, and every file with its size and whether it was transferred.
+    Json,
+    /// Only the path.
+    Quiet,
+}
+
+/// The arguments of `hfdl download`.
+#[derive(Debug, Args)]
+pub(crate) struct DownloadArgs {
+    /// Repository to download from: `org/name`, `datasets/org/name` or `hf://datasets/org/name`.
+    #[arg(value_name = "REPO_ID")]
+    pub(crate) repo_id: String,
+
+    /// Files to download. One filename downloads that file; several, or folders ending in `/`,
+    /// are patterns selecting part of the repository.
+    #[arg(value_name = "FILENAMES")]
+    pub(crate) filenames: Vec<String>,
+
+    /// Type of the repository.
+    #[arg(
+        long = "repo-type",
+        visible_alias = "type",
+        value_enum,
+        value_name = "TYPE"
+    )]
+    pub(crate) repo_type: Option<RepoTypeArg>,
+
+    /// Branch, tag, commit hash or ref (e.g. `refs/pr/1`) to download. Defaults to `main`.
+    #[arg(long, value_name = "REVISION")]
+    pub(crate) revision: Option<String>,
+
+    /// Only download files matching this pattern (repeatable; `*` also matches `/`).
+    #[arg(long, value_name = "PATTERN", action = clap::ArgAction::Append)]
+    pub(crate) include: Vec<String>,
+
+    /// Skip files matching this pattern (repeatable; wins over --include).
+    #[arg(long, value_name = "PATTERN", action = clap::ArgAction::Append)]
+    pub(crate) exclude: Vec<String>,
+
+    /// Hub cache directory to use instead of `HF_HUB_CACHE` / `$HF_HOME/hub`.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::DirPath, conflicts_with = "local_dir")]
+    pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Write plain files into this directory instead of the cache.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::DirPath)]
+    pub(crate) local_dir: Option<PathBuf>,
+
+    /// Download again even if the files are already present.
+    #[arg(long)]
+    pub(crate) force_download: bool,
+
+    /// Access token (overrides `HF_TOKEN` and the saved token).
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+
+    /// Number of files downloaded at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) max_workers: u16,
+
+    /// Number of HTTP connections shared by all files; large files are split into ranges.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=128))]
+    pub(crate) connections: u16,
+
+    /// Print only the resulting path; no progress.
+    #[arg(short, long, conflicts_with_all = ["format", "json"])]
+    pub(crate) quiet: bool,
+
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub(crate) format: Option<FormatArg>,
+
+    /// Print the result as JSON (same as `--format json`).
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Hub endpoint, e.g. `https://hf-mirror.com` (overrides `HF_ENDPOINT`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint: Option<String>,
+
+    /// Deprecated `huggingface-cli` flag, accepted and ignored: hfdl always resumes.
+    #[arg(long, hide = true)]
+    pub(crate) resume_download: bool,
+
+    /// Deprecated `huggingface-cli` flag, accepted and ignored: local dirs hold real files.
+    #[arg(long, hide = true, value_name = "VALUE")]
+    pub(crate) local_dir_use_symlinks: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<DownloadArgs, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("hfdl").chain(args.iter().copied()))?;
+        let Command::Download(args) = cli.command;
+        Ok(*args)
+    }
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_command_line_parses() {
+        let args = parse(&[
+            "download",
+            "--resume-download",
+            "org/model",
+            "--local-dir",
+            "dir",
+            "--local-dir-use-symlinks",
+            "False",
+            "--token",
+            "t",
+        ])
+        .unwrap();
+        assert!(args.resume_download);
+        assert_eq!(args.local_dir_use_symlinks.as_deref(), Some("False"));
+        assert_eq!(args.repo_id, "org/model");
+    }
+
+    #[test]
+    fn include_takes_one_value_per_flag() {
+        let args = parse(&["download", "r/x", "--include", "*.json", "a.txt"]).unwrap();
+        assert_eq!(args.include, ["*.json"]);
+        assert_eq!(args.filenames, ["a.txt"]);
+    }
+
+    #[test]
+    fn cache_dir_conflicts_with_local_dir() {
+        assert!(parse(&["download", "r/x", "--cache-dir", "a", "--local-dir", "b"]).is_err());
+    }
+
+    #[test]
+    fn type_is_an_alias() {
+        let args = parse(&["download", "r/x", "--type", "dataset"]).unwrap();
+        assert_eq!(args.repo_type, Some(RepoTypeArg::Dataset));
+    }
+}

@@ -1,0 +1,278 @@
+//! The transfer engine: many files at once (`--max-workers`), each over one or more pooled
+//! connections (`--connections`), resumable, verified, and moved into place atomically.
+//!
+//! The only module that knows both HTTP (through `hub`) and disk (through `layout`). It builds
+//! no URLs, hard-codes no paths and never prints: progress goes through [`Reporter`].
+
+mod journal;
+mod pool;
+mod ranges;
+mod transfer;
+mod verify;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::{Semaphore, watch};
+
+use crate::hub::{HubClient, RemoteFile, Subject};
+use crate::layout::Layout;
+use crate::repo::{CommitHash, Repo, RepoPath};
+
+/// Receives progress. Implementations must not block or panic.
+pub(crate) trait Reporter: Send + Sync {
+    /// The work ahead: files and bytes to check or fetch.
+    fn plan(&self, files: usize, bytes: u64);
+    /// A file starts; returns an id for the calls below.
+    fn file_started(&self, path: &str, size: Option<u64>) -> usize;
+    /// Bytes already on disk from an earlier run.
+    fn resumed(&self, id: usize, bytes: u64);
+    /// Bytes arrived.
+    fn bytes(&self, id: usize, bytes: u64);
+    /// A request failed and will be retried after `delay`.
+    fn retrying(&self, id: usize, error: &str, delay: Duration);
+    /// The file is in place; `skipped` counts the bytes that already were (0 if downloaded).
+    fn file_done(&self, id: usize, skipped: u64);
+    /// Something the user should know.
+    fn warn(&self, message: &str);
+}
+
+/// One file to bring into place, and the URL of its content.
+#[derive(Debug, Clone)]
+pub(crate) struct FileJob {
+    pub(crate) file: RemoteFile,
+    pub(crate) url: String,
+}
+
+/// What happened to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It was already in place.
+    Present,
+    /// It was downloaded (or its download completed).
+    Downloaded,
+}
+
+/// The downloaded content does not match its etag.
+#[derive(Debug)]
+pub(crate) struct ChecksumMismatch {
+    pub(crate) path: String,
+    pub(crate) expected: String,
+    pub(crate) actual: String,
+}
+
+impl fmt::Display for ChecksumMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "checksum mismatch for `{}`\n  expected: {}\n  actual:   {}",
+            self.path, self.expected, self.actual
+        )
+    }
+}
+
+impl std::error::Error for ChecksumMismatch {}
+
+/// The run was interrupted (Ctrl-C); partial data was kept.
+#[derive(Debug)]
+pub(crate) struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted; rerun the same command to resume")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Sizes that shape how files are cut into ranges.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tuning {
+    /// Files larger than this are fetched as several ranges.
+    pub(crate) split_threshold: u64,
+    /// Initial range size.
+    pub(crate) piece_size: u64,
+    /// A range in flight is split only if at least twice this remains.
+    pub(crate) min_split: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            split_threshold: 16 << 20,
+            piece_size: 32 << 20,
+            min_split: 4 << 20,
+        }
+    }
+}
+
+impl Tuning {
+    /// Range size for a file: enough ranges for every connection, none above `piece_size`.
+    pub(crate) fn piece_for(&self, size: u64, connections: usize) -> u64 {
+        let even = size.div_ceil(connections.max(1) as u64);
+        even.clamp(2 * self.min_split, self.piece_size.max(2 * self.min_split))
+    }
+}
+
+/// What every file's transfer shares.
+pub(crate) struct Ctx {
+    pub(crate) hub: HubClient,
+    pub(crate) layout: Layout,
+    pub(crate) repo: Repo,
+    pub(crate) commit: CommitHash,
+    pub(crate) reporter: Arc<dyn Reporter>,
+    pub(crate) pool: Arc<pool::Pool>,
+    pub(crate) connections: usize,
+    pub(crate) force: bool,
+    pub(crate) tuning: Tuning,
+    pub(crate) retry_base: Duration,
+    /// Becomes true when the run must stop (Ctrl-C or another file failed).
+    pub(crate) cancel: watch::Receiver<bool>,
+}
+
+impl Ctx {
+    fn subject_for(&self, path: &RepoPath) -> Subject {
+        self.hub
+            .subject(&self.repo, Some(self.commit.as_str()), Some(path))
+    }
+}
+
+/// Options of a download run.
+pub(crate) struct RunOptions {
+    pub(crate) max_workers: usize,
+    pub(crate) connections: usize,
+    pub(crate) force: bool,
+    pub(crate) tuning: Tuning,
+}
+
+/// The result for one file.
+#[derive(Debug, Clone)]
+pub(crate) struct FileResult {
+    pub(crate) file: RemoteFile,
+    pub(crate) outcome: Outcome,
+}
+
+/// Where files come from and go to.
+pub(crate) struct Session {
+    pub(crate) hub: HubClient,
+    pub(crate) layout: Layout,
+    pub(crate) repo: Repo,
+    pub(crate) commit: CommitHash,
+}
+
+/// Downloads `jobs` of the session's repo at its commit into its layout.
+///
+/// Large files start first (up to half the worker slots) so they use the connections from
+/// the beginning, and small files stream through the other slots with priority on
+/// connections. The first error cancels the run; partial data stays for the next run.
+pub(crate) async fn run(
+    session: Session,
+    jobs: Vec<FileJob>,
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: Arc<watch::Sender<bool>>,
+) -> Result<Vec<FileResult>> {
+    let Session {
+        hub,
+        layout,
+        repo,
+        commit,
+    } = session;
+    let tuning = options.tuning;
+    let ordered = schedule(jobs, tuning, options.max_workers);
+    let pool = pool::Pool::new(options.connections);
+    let small = ordered.iter().filter(|j| !is_large(j, tuning)).count();
+    pool.add_small_pending(small);
+    reporter.plan(
+        ordered.len(),
+        ordered.iter().filter_map(|j| j.file.size).sum(),
+    );
+    let ctx = Arc::new(Ctx {
+        retry_base: hub.config().retry_base,
+        hub,
+        layout,
+        repo,
+        commit,
+        reporter,
+        pool,
+        connections: options.connections,
+        force: options.force,
+        tuning,
+        cancel: cancel.subscribe(),
+    });
+    let slots = Arc::new(Semaphore::new(options.max_workers.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (index, job) in ordered.into_iter().enumerate() {
+        let (ctx, slots) = (ctx.clone(), slots.clone());
+        set.spawn(async move {
+            let _slot = slots.acquire().await.expect("slots are never closed");
+            let large = is_large(&job, ctx.tuning);
+            let id = ctx
+                .reporter
+                .file_started(job.file.path.as_str(), job.file.size);
+            let file = job.file.clone();
+            let outcome = transfer::fetch(ctx.clone(), Arc::new(job), id).await;
+            if !large {
+                ctx.pool.small_done();
+            }
+            if let Ok(o) = &outcome {
+                let skipped = if *o == Outcome::Present {
+                    file.size.unwrap_or(0)
+                } else {
+                    0
+                };
+                ctx.reporter.file_done(id, skipped);
+            }
+            (index, outcome.map(|outcome| FileResult { file, outcome }))
+        });
+    }
+    collect(set, &cancel).await
+}
+
+/// Gathers results in listing order; on the first failure, cancels the rest and lets them
+/// save their progress before returning the error.
+async fn collect(
+    mut set: tokio::task::JoinSet<(usize, Result<FileResult>)>,
+    cancel: &watch::Sender<bool>,
+) -> Result<Vec<FileResult>> {
+    let mut results = Vec::new();
+    let mut first_error: Option<anyhow::Error> = None;
+    while let Some(joined) = set.join_next().await {
+        match joined? {
+            (index, Ok(result)) => results.push((index, result)),
+            (_, Err(e)) => {
+                let _ = cancel.send(true);
+                let interrupted = e.is::<Interrupted>();
+                if first_error.is_none()
+                    || first_error
+                        .as_ref()
+                        .is_some_and(|f| f.is::<Interrupted>() && !interrupted)
+                {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+fn is_large(job: &FileJob, tuning: Tuning) -> bool {
+    job.file.size.is_some_and(|s| s > tuning.split_threshold)
+}
+
+/// Orders jobs: up to half the worker slots of large files first, then the small files,
+/// then the remaining large files.
+fn schedule(jobs: Vec<FileJob>, tuning: Tuning, max_workers: usize) -> Vec<FileJob> {
+    let (mut large, small): (Vec<FileJob>, Vec<FileJob>) =
+        jobs.into_iter().partition(|j| is_large(j, tuning));
+    large.sort_by_key(|j| std::cmp::Reverse(j.file.size));
+    let head = large.len().min((max_workers / 2).max(1));
+    let rest = large.split_off(head);
+    large.into_iter().chain(small).chain(rest).collect()
+}

@@ -1,0 +1,145 @@
+//! Pure parsing of the Hub's response headers: `X-Repo-Commit`, `(X-Linked-)ETag`,
+//! `X-Linked-Size`, `Content-Range`, `Link` pagination and `Retry-After`.
+
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use crate::repo::{CommitHash, ETag};
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// `X-Repo-Commit`: the commit a resolve request was answered at.
+pub(crate) fn repo_commit(headers: &HeaderMap) -> Option<CommitHash> {
+    text(headers, "x-repo-commit").and_then(CommitHash::parse)
+}
+
+/// The file's etag: `X-Linked-Etag` (LFS sha256) if present, else `ETag`.
+pub(crate) fn file_etag(headers: &HeaderMap) -> Option<ETag> {
+    text(headers, "x-linked-etag")
+        .or_else(|| text(headers, "etag"))
+        .and_then(ETag::parse)
+}
+
+/// The file's size: `X-Linked-Size`, else `Content-Length` unless the response is a redirect
+/// (whose length is that of the redirect body, not the file).
+pub(crate) fn file_size(headers: &HeaderMap, is_redirect: bool) -> Option<u64> {
+    let linked = text(headers, "x-linked-size").and_then(|v| v.parse().ok());
+    let length = || text(headers, "content-length").and_then(|v| v.parse().ok());
+    linked.or_else(|| if is_redirect { None } else { length() })
+}
+
+/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL may be `*`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ContentRange {
+    pub(crate) start: u64,
+    pub(crate) end_inclusive: u64,
+    pub(crate) total: Option<u64>,
+}
+
+pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
+    let value = text(headers, "content-range")?;
+    let rest = value.strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end_inclusive) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    let total = if total.trim() == "*" {
+        None
+    } else {
+        Some(total.trim().parse().ok()?)
+    };
+    (start <= end_inclusive).then_some(ContentRange {
+        start,
+        end_inclusive,
+        total,
+    })
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (target, params) = part.split_once(';')?;
+            let is_next = params
+                .split(';')
+                .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| target.to_owned())
+        })
+}
+
+/// `Retry-After` in seconds (HTTP dates are ignored, as the official client does).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    text(headers, "retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn content_ranges() {
+        let cases = [
+            ("bytes 0-9/100", Some((0, 9, Some(100)))),
+            ("bytes 5-5/*", Some((5, 5, None))),
+            ("bytes 9-5/100", None),
+            ("items 0-9/100", None),
+            ("bytes 0-x/100", None),
+        ];
+        for (value, want) in cases {
+            let got = content_range(&headers(&[("content-range", value)]))
+                .map(|r| (r.start, r.end_inclusive, r.total));
+            assert_eq!(got, want, "{value}");
+        }
+    }
+
+    #[test]
+    fn size_ignores_redirect_length() {
+        let h = headers(&[("content-length", "10")]);
+        assert_eq!(file_size(&h, true), None);
+        assert_eq!(file_size(&h, false), Some(10));
+        let h = headers(&[("content-length", "10"), ("x-linked-size", "99")]);
+        assert_eq!(file_size(&h, true), Some(99));
+    }
+
+    #[test]
+    fn linked_etag_wins() {
+        let h = headers(&[("etag", "\"aa\""), ("x-linked-etag", "\"bb\"")]);
+        assert_eq!(file_etag(&h).unwrap().as_str(), "bb");
+    }
+
+    #[test]
+    fn link_pagination() {
+        let h = headers(&[(
+            "link",
+            "<https://h/api/x?cursor=2>; rel=\"next\", <https://h/api/x?cursor=0>; rel=\"first\"",
+        )]);
+        assert_eq!(next_link(&h).as_deref(), Some("https://h/api/x?cursor=2"));
+        assert_eq!(next_link(&headers(&[])), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! What the Hub tells us about files: serde models of its JSON at the boundary, and the
+//! domain types handed to the rest of the program.
+
+use serde::Deserialize;
+
+use crate::repo::{CommitHash, ETag, RepoPath};
+
+/// A file of the repository at a commit, as the tree listing (or a HEAD) describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RemoteFile {
+    pub(crate) path: RepoPath,
+    /// The size of the content; unknown only when a HEAD did not say.
+    pub(crate) size: Option<u64>,
+    /// The cache's name for the content: the LFS sha256, or the git blob sha1.
+    pub(crate) etag: ETag,
+}
+
+/// `GET /api/{type}s/{repo}/revision/{rev}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RepoInfoJson {
+    pub(crate) sha: Option<String>,
+}
+
+/// One entry of `GET /api/{type}s/{repo}/tree/{commit}?recursive=true`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TreeEntryJson {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) oid: Option<String>,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    #[serde(default)]
+    pub(crate) lfs: Option<LfsJson>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LfsJson {
+    pub(crate) oid: String,
+    pub(crate) size: u64,
+}
+
+impl TreeEntryJson {
+    /// Turns a file entry into a [`RemoteFile`]; `Ok(None)` for folders.
+    pub(crate) fn into_remote_file(self) -> Result<Option<RemoteFile>, String> {
+        if self.kind != "file" {
+            return Ok(None);
+        }
+        let path = RepoPath::parse(&self.path)?;
+        let (etag, size) = match &self.lfs {
+            Some(lfs) => (lfs.oid.as_str(), Some(lfs.size)),
+            None => (self.oid.as_deref().unwrap_or(""), self.size),
+        };
+        let etag = ETag::parse(etag).ok_or_else(|| format!("file `{path}` has no valid oid"))?;
+        Ok(Some(RemoteFile { path, size, etag }))
+    }
+}
+
+/// What a HEAD on a resolve URL tells about one file.
+#[derive(Clone, Debug)]
+pub(crate) struct FileMeta {
+    pub(crate) commit: CommitHash,
+    pub(crate) file: RemoteFile,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lfs_entries_use_the_sha256() {
+        let json = format!(
+            r#"[{{"type":"file","oid":"{}","size":134,"path":"m.bin","lfs":{{"oid":"{}","size":9,"pointerSize":134}}}},
+               {{"type":"directory","oid":"{}","path":"sub"}},
+               {{"type":"file","oid":"{}","size":3,"path":"sub/a.txt"}}]"#,
+            "1".repeat(40),
+            "2".repeat(64),
+            "3".repeat(40),
+            "4".repeat(40)
+        );
+        let entries: Vec<TreeEntryJson> = serde_json::from_str(&json).unwrap();
+        let files: Vec<RemoteFile> = entries
+            .into_iter()
+            .filter_map(|e| e.into_remote_file().unwrap())
+            .collect();
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].etag.as_str(), "2".repeat(64));
+        assert_eq!(files[0].size, Some(9));
+        assert_eq!(files[1].etag.as_str(), "4".repeat(40));
+    }
+
+    #[test]
+    fn traversal_paths_are_refused() {
+        let entry: TreeEntryJson = serde_json::from_str(&format!(
+            r#"{{"type":"file","oid":"{}","size":1,"path":"../evil"}}"#,
+            "1".repeat(40)
+        ))
+        .unwrap();
+        assert!(entry.into_remote_file().is_err());
+    }
+}

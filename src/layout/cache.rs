@@ -1,0 +1,184 @@
+//! The Hugging Face hub cache, byte-compatible with huggingface_hub 2.4.0:
+//!
+//! ```text
+//! <cache>/
+//! ├── CACHEDIR.TAG
+//! ├── .locks/models--org--name/<etag>.lock           (+ <etag>.lock.owner while held by hfdl)
+//! └── models--org--name/
+//!     ├── blobs/<etag>                                content, named by sha256 or git sha1
+//!     ├── blobs/<etag>.incomplete                     a partial download (+ .journal)
+//!     ├── refs/main                                   40-hex commit, no newline
+//!     ├── refs/refs/pr/1
+//!     └── snapshots/<commit>/sub/file -> ../../../blobs/<etag>   relative symlinks
+//! ```
+//!
+//! This module knows paths and files, never HTTP.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::fs::{symlink_relative, write_atomic};
+use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
+
+/// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
+/// writes it.
+pub(crate) const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by huggingface_hub.\n\
+# For information about cache directory tags, see:\n\
+#\thttps://bford.info/cachedir/\n";
+
+/// One repository's folder inside a hub cache.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheLayout {
+    root: PathBuf,
+    repo_dir: PathBuf,
+    locks_dir: PathBuf,
+}
+
+impl CacheLayout {
+    pub(crate) fn new(root: &Path, repo: &Repo) -> Self {
+        Self {
+            root: root.to_owned(),
+            repo_dir: root.join(repo.folder_name()),
+            locks_dir: root.join(".locks").join(repo.folder_name()),
+        }
+    }
+
+    /// Creates the folders and `CACHEDIR.TAG`.
+    pub(crate) fn prepare(&self) -> io::Result<()> {
+        fs::create_dir_all(self.repo_dir.join("blobs"))?;
+        fs::create_dir_all(self.repo_dir.join("snapshots"))?;
+        let tag = self.root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            write_atomic(&tag, CACHEDIR_TAG.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn blob(&self, etag: &ETag) -> PathBuf {
+        self.repo_dir.join("blobs").join(etag.as_str())
+    }
+
+    pub(crate) fn snapshot_dir(&self, commit: &CommitHash) -> PathBuf {
+        self.repo_dir.join("snapshots").join(commit.as_str())
+    }
+
+    /// The path a file has in a snapshot (a symlink to its blob).
+    pub(crate) fn pointer(&self, commit: &CommitHash, path: &RepoPath) -> PathBuf {
+        let mut p = self.snapshot_dir(commit);
+        p.extend(path.segments());
+        p
+    }
+
+    pub(crate) fn incomplete(&self, etag: &ETag) -> PathBuf {
+        self.repo_dir
+            .join("blobs")
+            .join(format!("{etag}.incomplete"))
+    }
+
+    pub(crate) fn lock_path(&self, etag: &ETag) -> PathBuf {
+        self.locks_dir.join(format!("{etag}.lock"))
+    }
+
+    fn ref_path(&self, revision: &Revision) -> PathBuf {
+        let mut p = self.repo_dir.join("refs");
+        p.extend(revision.as_str().split('/'));
+        p
+    }
+
+    /// The commit a ref points to, if the ref is cached.
+    pub(crate) fn read_ref(&self, revision: &Revision) -> Option<CommitHash> {
+        let text = fs::read_to_string(self.ref_path(revision)).ok()?;
+        CommitHash::parse(text.trim())
+    }
+
+    /// Records `revision -> commit`, unless the revision is that commit; rewrites only changes.
+    pub(crate) fn write_ref(&self, revision: &Revision, commit: &CommitHash) -> io::Result<()> {
+        if revision.as_str() == commit.as_str() || self.read_ref(revision).as_ref() == Some(commit)
+        {
+            return Ok(());
+        }
+        write_atomic(&self.ref_path(revision), commit.as_str().as_bytes())
+    }
+
+    /// Returns true if the snapshot entry resolves to an existing file.
+    pub(crate) fn has_pointer(&self, commit: &CommitHash, path: &RepoPath) -> bool {
+        fs::metadata(self.pointer(commit, path)).is_ok_and(|m| m.is_file())
+    }
+
+    pub(crate) fn has_blob(&self, etag: &ETag) -> bool {
+        fs::metadata(self.blob(etag)).is_ok_and(|m| m.is_file())
+    }
+
+    /// Moves a verified download into `blobs/` and links it into the snapshot.
+    pub(crate) fn finalize(
+        &self,
+        incomplete: &Path,
+        etag: &ETag,
+        commit: &CommitHash,
+        path: &RepoPath,
+    ) -> io::Result<()> {
+        fs::rename(incomplete, self.blob(etag))?;
+        self.link(etag, commit, path)
+    }
+
+    /// Links an existing blob into the snapshot.
+    pub(crate) fn link(&self, etag: &ETag, commit: &CommitHash, path: &RepoPath) -> io::Result<()> {
+        symlink_relative(&self.blob(etag), &self.pointer(commit, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::{RepoId, RepoType};
+
+    #[test]
+    fn refs_nest_and_have_no_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo {
+            kind: RepoType::Model,
+            id: RepoId::parse("o/n").unwrap(),
+        };
+        let cache = CacheLayout::new(dir.path(), &repo);
+        let commit = CommitHash::parse(&"a".repeat(40)).unwrap();
+        cache
+            .write_ref(&Revision::new("refs/pr/1").unwrap(), &commit)
+            .unwrap();
+        let text = fs::read_to_string(dir.path().join("models--o--n/refs/refs/pr/1")).unwrap();
+        assert_eq!(text, "a".repeat(40));
+        cache
+            .write_ref(&Revision::new(&"a".repeat(40)).unwrap(), &commit)
+            .unwrap();
+        assert!(
+            !dir.path()
+                .join("models--o--n/refs")
+                .join("a".repeat(40))
+                .exists()
+        );
+    }
+
+    #[test]
+    fn pointers_are_relative_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo {
+            kind: RepoType::Model,
+            id: RepoId::parse("o/n").unwrap(),
+        };
+        let cache = CacheLayout::new(dir.path(), &repo);
+        cache.prepare().unwrap();
+        let etag = ETag::parse(&"b".repeat(40)).unwrap();
+        let commit = CommitHash::parse(&"a".repeat(40)).unwrap();
+        let path = RepoPath::parse("sub/dir/w.bin").unwrap();
+        let tmp = cache.incomplete(&etag);
+        fs::write(&tmp, b"x").unwrap();
+        cache.finalize(&tmp, &etag, &commit, &path).unwrap();
+        let link = fs::read_link(cache.pointer(&commit, &path)).unwrap();
+        assert_eq!(
+            link,
+            PathBuf::from(format!("../../../../blobs/{}", "b".repeat(40)))
+        );
+        assert!(cache.has_pointer(&commit, &path));
+    }
+}

@@ -1,0 +1,250 @@
+//! Filesystem building blocks for the layouts: atomic writes, relative symlinks, and the
+//! cross-process lock.
+//!
+//! The lock is two-layered. `flock` on the lock file excludes other hfdl processes and the
+//! official client (its `filelock` uses `flock` on the same path). Because `flock` does nothing
+//! on some network filesystems, an owner file created with `O_EXCL` next to it names the holder
+//! (pid, host, start time) and carries a heartbeat (its mtime, touched every 10 s). An owner
+//! file is stale, and is broken, when its pid is dead on this host or its heartbeat is older
+//! than a minute.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+/// How long an owner file may go without a heartbeat before it is considered abandoned.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .expect("atomic writes target a file in a directory");
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Creates (or replaces) `link` as a symlink to `target`, relative to the link's directory.
+pub(crate) fn symlink_relative(target: &Path, link: &Path) -> io::Result<()> {
+    let dir = link.parent().expect("a symlink lives in a directory");
+    fs::create_dir_all(dir)?;
+    let relative = relative_path(dir, target);
+    if fs::read_link(link).is_ok_and(|existing| existing == relative) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!(
+        ".tmp-link-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::os::unix::fs::symlink(&relative, &tmp)?;
+    fs::rename(&tmp, link).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// The path from directory `from` to `to`; both absolute.
+pub(crate) fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let ups = std::iter::repeat_n(Component::ParentDir, from.len() - common);
+    ups.chain(to[common..].iter().copied()).collect()
+}
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    file: File,
+    owner: PathBuf,
+}
+
+impl FileLock {
+    /// Blocks until the lock at `path` is ours.
+    pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
+        fs::create_dir_all(path.parent().expect("a lock file lives in a directory"))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        lock_flock(&file)?;
+        let owner = owner_path(path);
+        claim_owner_file(&owner)?;
+        heartbeats()
+            .lock()
+            .expect("heartbeat registry")
+            .insert(owner.clone());
+        Ok(Self { file, owner })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        heartbeats()
+            .lock()
+            .expect("heartbeat registry")
+            .remove(&self.owner);
+        let _ = fs::remove_file(&self.owner);
+        let _ = self.file.unlock();
+    }
+}
+
+fn owner_path(lock: &Path) -> PathBuf {
+    let mut name = lock
+        .file_name()
+        .expect("lock path has a name")
+        .to_os_string();
+    name.push(".owner");
+    lock.with_file_name(name)
+}
+
+/// `flock`, waiting; filesystems without it are tolerated (the owner file still protects).
+fn lock_flock(file: &File) -> io::Result<()> {
+    match file.lock() {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(code) if code == 38 || code == 95 || code == 37) => {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn claim_owner_file(owner: &Path) -> io::Result<()> {
+    let me = format!(
+        "pid={}\nhost={}\nstarted={}\n",
+        std::process::id(),
+        hostname(),
+        unix_now()
+    );
+    loop {
+        match OpenOptions::new().write(true).create_new(true).open(owner) {
+            Ok(mut file) => return file.write_all(me.as_bytes()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if is_stale(owner) {
+                    let _ = fs::remove_file(owner);
+                } else {
+                    std::thread::sleep(POLL);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An owner file whose process is gone (same host) or whose heartbeat stopped.
+fn is_stale(owner: &Path) -> bool {
+    let Ok(meta) = fs::metadata(owner) else {
+        return false;
+    };
+    let silent = meta
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age > STALE_AFTER);
+    let text = fs::read_to_string(owner).unwrap_or_default();
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).map(str::to_owned))
+    };
+    let dead_here = field("host=").is_some_and(|h| h == hostname())
+        && field("pid=").is_some_and(|pid| !Path::new("/proc").join(pid).exists())
+        && Path::new("/proc/self").exists();
+    silent || dead_here
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Seconds since the epoch as Python's `time.time()` prints it (e.g. `1795888174.0249805`).
+pub(crate) fn python_timestamp() -> String {
+    format!("{:?}", unix_now())
+}
+
+/// The owner files of held locks, touched by one background thread.
+fn heartbeats() -> &'static Mutex<HashSet<PathBuf>> {
+    static REGISTRY: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(HEARTBEAT_EVERY);
+                let owners: Vec<PathBuf> = heartbeats()
+                    .lock()
+                    .expect("heartbeat registry")
+                    .iter()
+                    .cloned()
+                    .collect();
+                for owner in owners {
+                    if let Ok(file) = File::options().write(true).open(&owner) {
+                        let _ = file.set_modified(SystemTime::now());
+                    }
+                }
+            }
+        });
+        Mutex::new(HashSet::new())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let rel = relative_path(
+            Path::new("/c/m/snapshots/abc/sub/dir"),
+            Path::new("/c/m/blobs/e"),
+        );
+        assert_eq!(rel, PathBuf::from("../../../../blobs/e"));
+        let rel = relative_path(Path::new("/c/m/snapshots/abc"), Path::new("/c/m/blobs/e"));
+        assert_eq!(rel, PathBuf::from("../../blobs/e"));
+    }
+
+    #[test]
+    fn stale_owner_files_are_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("x.lock");
+        fs::write(
+            owner_path(&lock),
+            format!("pid=999999999\nhost={}\n", hostname()),
+        )
+        .unwrap();
+        let held = FileLock::acquire(&lock).unwrap();
+        let text = fs::read_to_string(owner_path(&lock)).unwrap();
+        assert!(text.contains(&format!("pid={}", std::process::id())));
+        drop(held);
+        assert!(!owner_path(&lock).exists());
+    }
+
+    #[test]
+    fn a_live_owner_blocks_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("x.lock");
+        let first = FileLock::acquire(&lock).unwrap();
+        let lock2 = lock.clone();
+        let waiter = std::thread::spawn(move || FileLock::acquire(&lock2).map(|_| ()));
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!waiter.is_finished());
+        drop(first);
+        waiter.join().unwrap().unwrap();
+    }
+}

@@ -1,0 +1,144 @@
+//! Where bytes live on disk: the hub cache or a local directory, behind one interface.
+//!
+//! The layout answers "is this file already there?", names the partial file, its journal and
+//! its lock, and moves a verified file into place. It decides nothing about downloading and
+//! never speaks HTTP.
+
+mod cache;
+mod fs;
+mod local_dir;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub(crate) use cache::CacheLayout;
+pub(crate) use fs::{FileLock, write_atomic};
+pub(crate) use local_dir::LocalDirLayout;
+
+use crate::repo::{CommitHash, ETag, RepoPath};
+
+/// Whether a file is already where it belongs.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Presence {
+    /// In place and recorded for this commit: nothing to do.
+    Complete,
+    /// The content is there; only a link or a metadata record is missing ([`Layout::adopt`]).
+    Adopt,
+    /// A file is at the path but nothing says what it is: check its digest before adopting.
+    Unverified(PathBuf),
+    /// Not there.
+    Missing,
+}
+
+/// The partial download of one file: its data and its journal of completed ranges.
+#[derive(Debug, Clone)]
+pub(crate) struct Partial {
+    pub(crate) data: PathBuf,
+    pub(crate) journal: PathBuf,
+}
+
+/// A download target.
+#[derive(Debug, Clone)]
+pub(crate) enum Layout {
+    Cache(CacheLayout),
+    LocalDir(LocalDirLayout),
+}
+
+impl Layout {
+    /// Creates the folders and marker files the target needs.
+    pub(crate) fn prepare(&self) -> io::Result<()> {
+        match self {
+            Self::Cache(c) => c.prepare(),
+            Self::LocalDir(d) => d.prepare(),
+        }
+    }
+
+    /// Is the file with this path and etag already in place for this commit?
+    pub(crate) fn presence(&self, commit: &CommitHash, path: &RepoPath, etag: &ETag) -> Presence {
+        match self {
+            Self::Cache(c) if c.has_pointer(commit, path) && c.has_blob(etag) => {
+                if std::fs::canonicalize(c.pointer(commit, path)).ok()
+                    == std::fs::canonicalize(c.blob(etag)).ok()
+                {
+                    Presence::Complete
+                } else {
+                    Presence::Adopt
+                }
+            }
+            Self::Cache(c) if c.has_blob(etag) => Presence::Adopt,
+            Self::Cache(_) => Presence::Missing,
+            Self::LocalDir(d) => {
+                let file = d.file(path);
+                if !std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
+                    return Presence::Missing;
+                }
+                match d.read_metadata(path) {
+                    Some(m) if m.etag == etag.as_str() && m.commit == commit.as_str() => {
+                        Presence::Complete
+                    }
+                    Some(m) if m.etag == etag.as_str() => Presence::Adopt,
+                    _ => Presence::Unverified(file),
+                }
+            }
+        }
+    }
+
+    /// Where the partial download of a file goes.
+    pub(crate) fn partial(&self, path: &RepoPath, etag: &ETag) -> Partial {
+        let data = match self {
+            Self::Cache(c) => c.incomplete(etag),
+            Self::LocalDir(d) => d.incomplete(path, etag),
+        };
+        let mut journal = data.clone().into_os_string();
+        journal.push(".journal");
+        Partial {
+            data,
+            journal: journal.into(),
+        }
+    }
+
+    /// The lock serialising work on one file (per blob in the cache, per path in a local dir).
+    pub(crate) fn lock_path(&self, path: &RepoPath, etag: &ETag) -> PathBuf {
+        match self {
+            Self::Cache(c) => c.lock_path(etag),
+            Self::LocalDir(d) => d.lock_path(path),
+        }
+    }
+
+    /// Moves a complete, verified, synced partial file into place.
+    pub(crate) fn finalize(
+        &self,
+        data: &Path,
+        etag: &ETag,
+        commit: &CommitHash,
+        path: &RepoPath,
+    ) -> io::Result<()> {
+        match self {
+            Self::Cache(c) => c.finalize(data, etag, commit, path),
+            Self::LocalDir(d) => d.finalize(data, etag, commit, path),
+        }
+    }
+
+    /// Records content that is already present (see [`Presence::Adopt`]).
+    pub(crate) fn adopt(
+        &self,
+        etag: &ETag,
+        commit: &CommitHash,
+        path: &RepoPath,
+    ) -> io::Result<()> {
+        match self {
+            Self::Cache(c) => c.link(etag, commit, path),
+            Self::LocalDir(d) => d.write_metadata(path, commit, etag),
+        }
+    }
+
+    /// The path printed for the user: a snapshot folder, the local dir, or one file in them.
+    pub(crate) fn result_path(&self, commit: &CommitHash, single: Option<&RepoPath>) -> PathBuf {
+        match (self, single) {
+            (Self::Cache(c), None) => c.snapshot_dir(commit),
+            (Self::Cache(c), Some(path)) => c.pointer(commit, path),
+            (Self::LocalDir(d), None) => d.root().to_owned(),
+            (Self::LocalDir(d), Some(path)) => d.file(path),
+        }
+    }
+}

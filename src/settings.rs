@@ -1,0 +1,533 @@
+//! Command line plus environment in, resolved settings out. The only reader of the environment.
+//!
+//! Precedence follows huggingface_hub 2.4.0:
+//! 1. endpoint: `--endpoint`, `HF_ENDPOINT`, `https://huggingface.co` (a trailing `/` is dropped);
+//! 2. `HF_HOME`: `HF_HOME`, `$XDG_CACHE_HOME/huggingface`, `~/.cache/huggingface`;
+//! 3. hub cache: `--cache-dir`, `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`;
+//! 4. token: `--token`; nothing if `HF_HUB_DISABLE_IMPLICIT_TOKEN`; `HF_TOKEN`,
+//!    `HUGGING_FACE_HUB_TOKEN`; the file `HF_TOKEN_PATH` or `$HF_HOME/token`;
+//! 5. progress: off with `--quiet` or a true `HF_HUB_DISABLE_PROGRESS_BARS`.
+//!
+//! A leading `~` in a path variable is expanded; other `$VARS` are left to the shell. No other
+//! module calls `std::env::var` or `dirs`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{DownloadArgs, FormatArg, RepoTypeArg};
+use crate::hub::{HubConfig, Token};
+use crate::repo::{Repo, RepoId, RepoPath, RepoType, Revision};
+
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// A source of environment variables, so tests can pass a map instead of the process env.
+pub(crate) trait Env {
+    fn var(&self, key: &str) -> Option<String>;
+    fn home_dir(&self) -> Option<PathBuf>;
+}
+
+/// The real process environment.
+pub(crate) struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+    fn home_dir(&self) -> Option<PathBuf> {
+        dirs::home_dir()
+    }
+}
+
+/// A command line that is well-formed for clap but asks for something impossible (exit code 2).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// Which files of the repository to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// Exactly one file, by path (`hfdl download repo file`).
+    One(RepoPath),
+    /// Every file matching the allow patterns (all if empty) and none of the deny patterns.
+    Patterns {
+        allow: Vec<String>,
+        deny: Vec<String>,
+    },
+}
+
+/// Where downloaded files go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The hub cache root (`models--org--name/` go directly inside it).
+    Cache(PathBuf),
+    /// Plain files in a directory.
+    LocalDir(PathBuf),
+}
+
+/// Everything `hfdl download` needs, resolved.
+#[derive(Debug)]
+pub(crate) struct DownloadRequest {
+    pub(crate) repo: Repo,
+    pub(crate) revision: Revision,
+    pub(crate) selection: Selection,
+    pub(crate) target: Target,
+    pub(crate) force: bool,
+    pub(crate) max_workers: usize,
+    pub(crate) connections: usize,
+    pub(crate) progress: bool,
+    /// Print the result as JSON instead of a bare path.
+    pub(crate) json: bool,
+    /// Lines to print on stderr before starting (deprecated flags, ignored patterns).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Resolved settings for one run.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) hub: HubConfig,
+    pub(crate) download: DownloadRequest,
+}
+
+/// Is this value true in the official client's sense (`1`, `ON`, `YES`, `TRUE`)?
+fn is_true(value: Option<String>) -> bool {
+    value.is_some_and(|v| ["1", "ON", "YES", "TRUE"].contains(&v.trim().to_uppercase().as_str()))
+}
+
+impl Settings {
+    /// Resolves the `download` command's arguments against the environment.
+    pub(crate) fn for_download(args: DownloadArgs, env: &dyn Env) -> Result<Self> {
+        let paths = Paths::resolve(env)?;
+        let hub = hub_config(args.endpoint.clone(), args.token.clone(), &paths, env)?;
+        let download = download_request(args, &paths, env)?;
+        Ok(Self { hub, download })
+    }
+}
+
+/// The directories derived from `HF_HOME` and friends.
+struct Paths {
+    hf_home: PathBuf,
+    hub_cache: PathBuf,
+}
+
+impl Paths {
+    fn resolve(env: &dyn Env) -> Result<Self> {
+        let var_path = |key: &str| {
+            env.var(key)
+                .filter(|v| !v.is_empty())
+                .map(|v| expand_tilde(&v, env))
+        };
+        let hf_home = match var_path("HF_HOME") {
+            Some(home) => home,
+            None => match var_path("XDG_CACHE_HOME") {
+                Some(xdg) => xdg.join("huggingface"),
+                None => env
+                    .home_dir()
+                    .context("cannot find the home directory; set HF_HOME")?
+                    .join(".cache")
+                    .join("huggingface"),
+            },
+        };
+        let hub_cache = var_path("HF_HUB_CACHE")
+            .or_else(|| var_path("HUGGINGFACE_HUB_CACHE"))
+            .unwrap_or_else(|| hf_home.join("hub"));
+        Ok(Self { hf_home, hub_cache })
+    }
+}
+
+fn expand_tilde(value: &str, env: &dyn Env) -> PathBuf {
+    match (value.strip_prefix('~'), env.home_dir()) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            home.join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(value),
+    }
+}
+
+fn hub_config(
+    endpoint: Option<String>,
+    token: Option<String>,
+    paths: &Paths,
+    env: &dyn Env,
+) -> Result<HubConfig> {
+    let endpoint = endpoint
+        .or_else(|| env.var("HF_ENDPOINT").filter(|e| !e.is_empty()))
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        return Err(usage(format!(
+            "invalid endpoint `{endpoint}`: expected an http:// or https:// URL"
+        )));
+    }
+    let seconds = |key: &str, default: u64| {
+        env.var(key)
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map_or(Duration::from_secs(default), Duration::from_secs_f64)
+    };
+    let retry_base = env
+        .var("HFDL_TEST_RETRY_BASE_MS")
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_millis(500), Duration::from_millis);
+    Ok(HubConfig {
+        endpoint,
+        token: resolve_token(token, paths, env)?,
+        connect_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10),
+        stall_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 20),
+        retry_base,
+        user_agent: format!("hfdl/{}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+fn resolve_token(flag: Option<String>, paths: &Paths, env: &dyn Env) -> Result<Option<Token>> {
+    let clean = |t: String| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
+    if let Some(token) = flag.and_then(clean) {
+        return Ok(Some(Token::new(token)));
+    }
+    if is_true(env.var("HF_HUB_DISABLE_IMPLICIT_TOKEN")) {
+        return Ok(None);
+    }
+    if let Some(token) = env
+        .var("HF_TOKEN")
+        .and_then(clean)
+        .or_else(|| env.var("HUGGING_FACE_HUB_TOKEN").and_then(clean))
+    {
+        return Ok(Some(Token::new(token)));
+    }
+    let file = env
+        .var("HF_TOKEN_PATH")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| paths.hf_home.join("token"), |p| expand_tilde(&p, env));
+    read_token_file(&file)
+}
+
+fn read_token_file(file: &Path) -> Result<Option<Token>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(Some(text.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .map(Token::new)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("failed to read token file `{}`", file.display())),
+    }
+}
+
+fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<DownloadRequest> {
+    let mut warnings = Vec::new();
+    if args.resume_download {
+        warnings.push(
+            "warning: `--resume-download` is deprecated and ignored: hfdl always resumes".into(),
+        );
+    }
+    if args.local_dir_use_symlinks.is_some() {
+        warnings.push(
+            "warning: `--local-dir-use-symlinks` is deprecated and ignored: \
+             a local dir holds real files"
+                .into(),
+        );
+    }
+    let reference = RepoRef::parse(&args.repo_id, args.repo_type, args.revision.as_deref())?;
+    let mut filenames = args.filenames;
+    if let Some(path) = reference.path {
+        if !filenames.is_empty() {
+            return Err(usage(
+                "an `hf://` URI with a path cannot be combined with FILENAMES",
+            ));
+        }
+        filenames.push(path);
+    }
+    let selection = selection(filenames, args.include, args.exclude, &mut warnings)?;
+    let target = match (args.local_dir, args.cache_dir) {
+        (Some(dir), _) => Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
+        (None, Some(dir)) => Target::Cache(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
+        (None, None) => Target::Cache(absolute(&paths.hub_cache)?),
+    };
+    Ok(DownloadRequest {
+        repo: reference.repo,
+        revision: reference.revision,
+        selection,
+        target,
+        force: args.force_download,
+        max_workers: usize::from(args.max_workers),
+        connections: usize::from(args.connections),
+        progress: !args.quiet
+            && args.format != Some(FormatArg::Quiet)
+            && !is_true(env.var("HF_HUB_DISABLE_PROGRESS_BARS")),
+        json: args.json || args.format == Some(FormatArg::Json),
+        warnings,
+    })
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("invalid path `{}`", path.display()))
+}
+
+/// Turns filenames and patterns into a [`Selection`], as `hf download` does.
+fn selection(
+    filenames: Vec<String>,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Selection> {
+    let (folders, files): (Vec<String>, Vec<String>) =
+        filenames.into_iter().partition(|f| f.ends_with('/'));
+    if let Some(folder) = folders.first()
+        && (!include.is_empty() || !exclude.is_empty())
+    {
+        return Err(usage(format!(
+            "cannot combine the folder argument `{folder}` with --include/--exclude; \
+             use --include \"{folder}*\" instead"
+        )));
+    }
+    if !files.is_empty() && (!include.is_empty() || !exclude.is_empty()) {
+        warnings.push("warning: ignoring --include/--exclude since filenames were given".into());
+    }
+    if files.len() == 1 && folders.is_empty() {
+        let path = RepoPath::parse(&files[0]).map_err(usage)?;
+        return Ok(Selection::One(path));
+    }
+    if files.is_empty() && folders.is_empty() {
+        return Ok(Selection::Patterns {
+            allow: include,
+            deny: exclude,
+        });
+    }
+    let folder_patterns = folders
+        .iter()
+        .map(|f| format!("{}/*", f.trim_end_matches('/')));
+    Ok(Selection::Patterns {
+        allow: files.into_iter().chain(folder_patterns).collect(),
+        deny: Vec::new(),
+    })
+}
+
+/// A repository reference as the official CLI accepts it.
+#[derive(Debug, PartialEq, Eq)]
+struct RepoRef {
+    repo: Repo,
+    revision: Revision,
+    path: Option<String>,
+}
+
+impl RepoRef {
+    /// Parses `org/name`, `datasets/org/name` or `hf://[TYPE/]org/name[@REV][/PATH]`.
+    fn parse(raw: &str, type_flag: Option<RepoTypeArg>, revision: Option<&str>) -> Result<Self> {
+        let flag_type = type_flag.map(|t| match t {
+            RepoTypeArg::Model => RepoType::Model,
+            RepoTypeArg::Dataset => RepoType::Dataset,
+            RepoTypeArg::Space => RepoType::Space,
+        });
+        if let Some(uri) = raw.strip_prefix("hf://") {
+            if type_flag.is_some() || revision.is_some() {
+                return Err(usage(
+                    "--repo-type and --revision cannot be used with an `hf://` URI",
+                ));
+            }
+            return Self::parse_uri(uri);
+        }
+        let (prefix_type, id) = match raw.split('/').collect::<Vec<_>>()[..] {
+            [prefix, ns, name] if RepoType::from_plural(prefix).is_some() => {
+                (RepoType::from_plural(prefix), format!("{ns}/{name}"))
+            }
+            _ => (None, raw.to_owned()),
+        };
+        if prefix_type.is_some() && flag_type.is_some() {
+            return Err(usage(format!(
+                "ambiguous repo type: `{raw}` has a type prefix and --repo-type was given"
+            )));
+        }
+        let revision = match revision {
+            Some(rev) => Revision::new(rev).map_err(usage)?,
+            None => Revision::main(),
+        };
+        Ok(Self {
+            repo: Repo {
+                kind: prefix_type.or(flag_type).unwrap_or_default(),
+                id: RepoId::parse(&id).map_err(usage)?,
+            },
+            revision,
+            path: None,
+        })
+    }
+
+    fn parse_uri(uri: &str) -> Result<Self> {
+        let invalid = |why: &str| usage(format!("invalid HF URI `hf://{uri}`: {why}"));
+        let mut segments: Vec<&str> = uri.split('/').collect();
+        let kind = match RepoType::from_plural(segments[0]) {
+            Some(kind) => {
+                segments.remove(0);
+                kind
+            }
+            None => RepoType::Model,
+        };
+        if segments.len() < 2 {
+            return Err(invalid(
+                "expected `hf://[TYPE/]namespace/name[@REVISION][/PATH]`",
+            ));
+        }
+        let rest = segments[1..].join("/");
+        let (name, revision, path) = match rest.split_once('@') {
+            Some((name, after)) if !name.contains('/') => {
+                let (rev, path) = split_uri_revision(after);
+                let rev = percent_encoding::percent_decode_str(&rev)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                (name.to_owned(), Revision::new(&rev).map_err(usage)?, path)
+            }
+            _ => match rest.split_once('/') {
+                Some((name, path)) => (name.to_owned(), Revision::main(), Some(path.to_owned())),
+                None => (rest.clone(), Revision::main(), None),
+            },
+        };
+        let id = RepoId::parse(&format!("{}/{name}", segments[0])).map_err(usage)?;
+        Ok(Self {
+            repo: Repo { kind, id },
+            revision,
+            path: path.filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+/// Splits `REV/PATH`; `refs/pr/N` and `refs/convert/NAME` keep their slashes.
+fn split_uri_revision(after: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = after.split('/').collect();
+    let take = if parts.len() >= 3 && parts[0] == "refs" && ["pr", "convert"].contains(&parts[1]) {
+        3
+    } else {
+        1
+    };
+    let take = take.min(parts.len());
+    let rev = parts[..take].join("/");
+    let path = (parts.len() > take).then(|| parts[take..].join("/"));
+    (rev, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for MapEnv {
+        fn var(&self, key: &str) -> Option<String> {
+            self.0.get(key).map(|v| (*v).to_owned())
+        }
+        fn home_dir(&self) -> Option<PathBuf> {
+            Some(PathBuf::from("/home/u"))
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn hub_cache_precedence() {
+        let cache = |pairs| Paths::resolve(&env(pairs)).unwrap().hub_cache;
+        assert_eq!(cache(&[]), PathBuf::from("/home/u/.cache/huggingface/hub"));
+        assert_eq!(
+            cache(&[("XDG_CACHE_HOME", "/x")]),
+            PathBuf::from("/x/huggingface/hub")
+        );
+        assert_eq!(
+            cache(&[("HF_HOME", "~/hf"), ("XDG_CACHE_HOME", "/x")]),
+            PathBuf::from("/home/u/hf/hub")
+        );
+        assert_eq!(
+            cache(&[("HF_HOME", "/h"), ("HUGGINGFACE_HUB_CACHE", "/old")]),
+            PathBuf::from("/old")
+        );
+        assert_eq!(
+            cache(&[("HF_HUB_CACHE", "/new"), ("HUGGINGFACE_HUB_CACHE", "/old")]),
+            PathBuf::from("/new")
+        );
+    }
+
+    #[test]
+    fn token_precedence() {
+        let paths = Paths::resolve(&env(&[("HF_HOME", "/nonexistent")])).unwrap();
+        let token = |flag: Option<&str>, pairs| {
+            resolve_token(flag.map(str::to_owned), &paths, &env(pairs))
+                .unwrap()
+                .map(|t| t.expose().to_owned())
+        };
+        assert_eq!(token(None, &[]), None);
+        assert_eq!(token(None, &[("HF_TOKEN", " a\n")]), Some("a".into()));
+        assert_eq!(
+            token(None, &[("HF_TOKEN", ""), ("HUGGING_FACE_HUB_TOKEN", "b")]),
+            Some("b".into())
+        );
+        assert_eq!(token(Some("c"), &[("HF_TOKEN", "a")]), Some("c".into()));
+        assert_eq!(
+            token(
+                None,
+                &[("HF_TOKEN", "a"), ("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn endpoint_trailing_slash_is_dropped() {
+        let paths = Paths::resolve(&env(&[])).unwrap();
+        let config = hub_config(
+            None,
+            None,
+            &paths,
+            &env(&[("HF_ENDPOINT", "https://m.example/")]),
+        )
+        .unwrap();
+        assert_eq!(config.endpoint, "https://m.example");
+    }
+
+    #[test]
+    fn repo_references() {
+        let r = RepoRef::parse("datasets/org/name", None, None).unwrap();
+        assert_eq!(
+            (r.repo.kind, r.repo.id.as_str()),
+            (RepoType::Dataset, "org/name")
+        );
+        assert!(RepoRef::parse("datasets/org/name", Some(RepoTypeArg::Model), None).is_err());
+        let r =
+            RepoRef::parse("hf://datasets/x/y@refs%2Fpr%2F1/data/a.parquet", None, None).unwrap();
+        assert_eq!(r.revision.as_str(), "refs/pr/1");
+        assert_eq!(r.path.as_deref(), Some("data/a.parquet"));
+        let r = RepoRef::parse("hf://x/y@refs/pr/1/data/a.parquet", None, None).unwrap();
+        assert_eq!(r.revision.as_str(), "refs/pr/1");
+        let r = RepoRef::parse("hf://spaces/x/y", None, None).unwrap();
+        assert_eq!((r.repo.kind, r.path), (RepoType::Space, None));
+        let r = RepoRef::parse("hf://org/model/sub/", None, None).unwrap();
+        assert_eq!(r.path.as_deref(), Some("sub/"));
+        assert!(RepoRef::parse("bad--id/x", None, None).is_err());
+    }
+
+    #[test]
+    fn filenames_become_a_selection() {
+        let sel = |files: &[&str], inc: &[&str]| {
+            let own = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+            selection(own(files), own(inc), vec![], &mut vec![])
+        };
+        assert!(matches!(sel(&["a.json"], &[]).unwrap(), Selection::One(_)));
+        assert_eq!(
+            sel(&["a.json", "sub/"], &[]).unwrap(),
+            Selection::Patterns {
+                allow: vec!["a.json".into(), "sub/*".into()],
+                deny: vec![]
+            }
+        );
+        assert!(sel(&["sub/"], &["*.json"]).is_err());
+    }
+}

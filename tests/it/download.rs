@@ -1,0 +1,263 @@
+//! `hfdl download` against the fake Hub: cache and local-dir layouts, selection, revisions,
+//! ranged transfers, and what is (not) requested on a rerun.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::fake_hub::{FakeHub, Origin};
+use crate::support::{TestEnv, bytes, files_under, sha256_hex};
+
+const BIG: usize = 40 << 20;
+
+fn tiny_hub() -> FakeHub {
+    FakeHub::builder()
+        .model("org/tiny", |r| {
+            r.file("config.json", br#"{"a": 1}"#)
+                .file("README.md", b"# tiny\n")
+                .file("sub/dir/notes.txt", b"notes")
+                .lfs("model.safetensors", bytes(300_000, 1))
+                .lfs("dup.bin", bytes(300_000, 1))
+                .file("weird name+[x].txt", b"weird")
+                .pr(1)
+        })
+        .build()
+}
+
+fn assert_same_tree(dir: &Path, expected: &[(&str, Vec<u8>)]) {
+    let mut names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    assert_eq!(files_under(dir), names);
+    for (name, data) in expected {
+        assert_eq!(&fs::read(dir.join(name)).unwrap(), data, "{name}");
+    }
+}
+
+fn tiny_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("config.json", br#"{"a": 1}"#.to_vec()),
+        ("README.md", b"# tiny\n".to_vec()),
+        ("sub/dir/notes.txt", b"notes".to_vec()),
+        ("model.safetensors", bytes(300_000, 1)),
+        ("dup.bin", bytes(300_000, 1)),
+        ("weird name+[x].txt", b"weird".to_vec()),
+    ]
+}
+
+#[test]
+fn snapshot_into_the_cache() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    let commit = hub.commit("org/tiny", "main");
+    let out = env.download(&["org/tiny"]);
+    let repo_dir = env.cache().join("models--org--tiny");
+    assert_eq!(
+        out,
+        repo_dir
+            .join("snapshots")
+            .join(&commit)
+            .display()
+            .to_string()
+    );
+    assert_same_tree(Path::new(&out), &tiny_files());
+    assert_eq!(
+        fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        commit
+    );
+    let link = fs::read_link(Path::new(&out).join("sub/dir/notes.txt")).unwrap();
+    assert!(link.starts_with("../../../../blobs/"), "{link:?}");
+    let sha = sha256_hex(&bytes(300_000, 1));
+    assert!(repo_dir.join("blobs").join(&sha).is_file());
+    assert!(env.cache().join("CACHEDIR.TAG").is_file());
+    let requests = hub.requests();
+    assert!(
+        requests.iter().all(|r| r.method != "HEAD"),
+        "no HEAD for snapshots"
+    );
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.path.contains("/tree/"))
+            .count()
+            >= 2,
+        "paginated"
+    );
+    let cdn: Vec<_> = requests
+        .iter()
+        .filter(|r| r.origin == Origin::Cdn)
+        .collect();
+    assert_eq!(
+        cdn.len(),
+        1,
+        "identical LFS content is fetched once: {cdn:?}"
+    );
+    assert!(cdn.iter().all(|r| !r.has_auth));
+}
+
+#[test]
+fn rerun_transfers_nothing() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    env.download(&["org/tiny"]);
+    hub.clear_requests();
+    env.download(&["org/tiny"]);
+    let requests = hub.requests();
+    assert!(
+        requests.iter().all(|r| r.path.starts_with("/api/")),
+        "only the API is asked on a rerun: {requests:?}"
+    );
+}
+
+#[test]
+fn local_dir_holds_plain_files_and_metadata() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    let out = env.download(&["org/tiny", "--local-dir", dir.to_str().unwrap()]);
+    assert_eq!(out, dir.display().to_string());
+    assert_same_tree(&dir, &tiny_files());
+    assert!(
+        !fs::symlink_metadata(dir.join("config.json"))
+            .unwrap()
+            .is_symlink()
+    );
+    let meta =
+        fs::read_to_string(dir.join(".cache/huggingface/download/sub/dir/notes.txt.metadata"))
+            .unwrap();
+    let lines: Vec<&str> = meta.lines().collect();
+    assert_eq!(lines[0], hub.commit("org/tiny", "main"));
+    assert_eq!(lines[1].len(), 40);
+    assert_eq!(
+        fs::read_to_string(dir.join(".cache/huggingface/.gitignore")).unwrap(),
+        "*"
+    );
+    hub.clear_requests();
+    env.download(&["org/tiny", "--local-dir", dir.to_str().unwrap()]);
+    assert!(hub.requests().iter().all(|r| r.path.starts_with("/api/")));
+}
+
+#[test]
+fn one_filename_downloads_that_file() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    let commit = hub.commit("org/tiny", "main");
+    let out = env.download(&["org/tiny", "sub/dir/notes.txt"]);
+    let expected = env
+        .cache()
+        .join("models--org--tiny/snapshots")
+        .join(&commit)
+        .join("sub/dir/notes.txt");
+    assert_eq!(out, expected.display().to_string());
+    assert_eq!(fs::read(&out).unwrap(), b"notes");
+    let dir = env.path("ld");
+    let out = env.download(&[
+        "org/tiny",
+        "model.safetensors",
+        "--local-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out, dir.join("model.safetensors").display().to_string());
+    assert_eq!(fs::read(&out).unwrap(), bytes(300_000, 1));
+}
+
+#[test]
+fn patterns_select_files() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    let d = dir.to_str().unwrap();
+    env.download(&[
+        "org/tiny",
+        "--local-dir",
+        d,
+        "--include",
+        "*.json",
+        "--include",
+        "sub/*",
+    ]);
+    assert_eq!(files_under(&dir), ["config.json", "sub/dir/notes.txt"]);
+    let dir2 = env.path("out2");
+    let d2 = dir2.to_str().unwrap();
+    env.download(&[
+        "org/tiny",
+        "--local-dir",
+        d2,
+        "--exclude",
+        "*.bin",
+        "--exclude",
+        "*.safetensors",
+    ]);
+    assert_eq!(files_under(&dir2).len(), 4);
+    let dir3 = env.path("out3");
+    env.download(&[
+        "org/tiny",
+        "sub/",
+        "README.md",
+        "--local-dir",
+        dir3.to_str().unwrap(),
+    ]);
+    assert_eq!(files_under(&dir3), ["README.md", "sub/dir/notes.txt"]);
+}
+
+#[test]
+fn pr_refs_and_other_revisions() {
+    let hub = FakeHub::builder()
+        .dataset("org/data", |r| {
+            r.file("a.txt", b"v1")
+                .revision("v2", |r| r.file("a.txt", b"v2").file("b.txt", b"new"))
+        })
+        .model("org/tiny", |r| r.file("a.txt", b"x").pr(1))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let out = env.download(&["datasets/org/data", "--revision", "v2"]);
+    assert_eq!(fs::read(Path::new(&out).join("a.txt")).unwrap(), b"v2");
+    let repo_dir = env.cache().join("datasets--org--data");
+    assert_eq!(
+        fs::read_to_string(repo_dir.join("refs/v2")).unwrap(),
+        hub.commit("org/data", "v2")
+    );
+    env.download(&["org/tiny", "--revision", "refs/pr/1"]);
+    let pr_ref = env.cache().join("models--org--tiny/refs/refs/pr/1");
+    assert_eq!(
+        fs::read_to_string(pr_ref).unwrap(),
+        hub.commit("org/tiny", "refs/pr/1")
+    );
+    let commit = hub.commit("org/data", "main");
+    env.download(&["org/data", "--repo-type", "dataset", "--revision", &commit]);
+    assert!(
+        !repo_dir.join("refs").join(&commit).exists(),
+        "no ref for a commit hash"
+    );
+}
+
+#[test]
+fn large_files_use_parallel_ranges() {
+    let data = bytes(BIG, 7);
+    let hub = FakeHub::builder()
+        .model("org/big", |r| r.lfs("big.bin", &data))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    env.download(&[
+        "org/big",
+        "--local-dir",
+        dir.to_str().unwrap(),
+        "--connections",
+        "4",
+    ]);
+    assert_eq!(
+        sha256_hex(&fs::read(dir.join("big.bin")).unwrap()),
+        sha256_hex(&data)
+    );
+    let ranged: Vec<_> = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.origin == Origin::Cdn && r.range.is_some())
+        .collect();
+    assert!(ranged.len() >= 3, "several ranges: {ranged:?}");
+    let served: u64 = ranged.iter().map(|r| r.body_bytes).sum();
+    // Splitting a range in flight wastes what the server had already sent; keep it small.
+    assert!(
+        served <= BIG as u64 * 5 / 4,
+        "too many bytes fetched twice: {served}"
+    );
+}

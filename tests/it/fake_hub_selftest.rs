@@ -1,0 +1,316 @@
+//! Self-tests for the fake Hub: it must speak the Hub protocol before it can judge `hfdl`.
+//!
+//! These talk to [`FakeHub`] with plain reqwest (no redirects, no proxy), never with `hfdl` code.
+
+use std::time::Duration;
+
+use reqwest::{Client, Response, redirect::Policy};
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use crate::support::fake_hub::{FakeHub, Fault, FaultKind, Origin};
+
+/// Send `method url` with `headers`; a `("token", t)` pair becomes `Authorization: Bearer t`.
+async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Response {
+    let client = Client::builder().no_proxy().redirect(Policy::none());
+    let client = client.timeout(Duration::from_secs(10)).build().unwrap();
+    let mut req = client.request(method.parse().unwrap(), url);
+    for (name, value) in headers {
+        req = match *name {
+            "token" => req.bearer_auth(value),
+            _ => req.header(*name, *value),
+        };
+    }
+    req.send().await.unwrap()
+}
+
+fn header<'a>(resp: &'a Response, name: &str) -> &'a str {
+    resp.headers().get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+async fn json(resp: Response) -> Value {
+    serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+}
+
+fn big(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251).to_le_bytes()[0]).collect()
+}
+
+fn tiny_hub() -> FakeHub {
+    FakeHub::builder()
+        .model("org/tiny", |r| {
+            r.file("config.json", b"{\"a\":1}")
+                .file("README.md", "# tiny")
+                .lfs("model.safetensors", big(100_000))
+                .file("sub/dir/a.txt", b"a")
+                .file("sub/b.txt", b"b")
+                .pr(1)
+                .revision("v2", |r| {
+                    r.file("config.json", b"{\"a\":2}").remove("README.md")
+                })
+        })
+        .dataset("org/data", |r| r.file("train.csv", "x,y\n").gated())
+        .model("org/secret", |r| r.file("a", b"a").private())
+        .build()
+}
+
+#[tokio::test]
+async fn revision_info_and_paginated_tree() {
+    let hub = tiny_hub();
+    let main = hub.commit("org/tiny", "main");
+    assert_eq!(main.len(), 40);
+    assert_eq!(hub.commit("org/tiny", "refs/pr/1"), main);
+    assert_ne!(hub.commit("org/tiny", "v2"), main);
+    let url = format!("{}/api/models/org/tiny/revision/refs%2Fpr%2F1", hub.url());
+    let info = json(send("GET", &url, &[]).await).await;
+    assert_eq!(
+        (&info["id"], &info["sha"], &info["gated"]),
+        (&"org/tiny".into(), &main.as_str().into(), &false.into())
+    );
+    assert_eq!(info["siblings"].as_array().unwrap().len(), 5);
+
+    let mut next = Some(format!(
+        "{}/api/models/org/tiny/tree/{main}?recursive=true&expand=false",
+        hub.url()
+    ));
+    let (mut entries, mut pages) = (Vec::new(), 0);
+    while let Some(url) = next.take() {
+        let resp = send("GET", &url, &[]).await;
+        let link = header(&resp, "link")
+            .strip_prefix('<')
+            .and_then(|l| l.split_once(">; rel=\"next\""));
+        next = link.map(|(url, _)| url.to_owned());
+        entries.extend(json(resp).await.as_array().unwrap().iter().cloned());
+        pages += 1;
+    }
+    assert_eq!(pages, 3, "7 entries, 3 per page");
+    let paths: Vec<&str> = entries
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    let expected = [
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "sub",
+        "sub/b.txt",
+        "sub/dir",
+        "sub/dir/a.txt",
+    ];
+    assert_eq!(paths, expected);
+    assert_eq!(
+        entries[2]["lfs"]["oid"],
+        hex::encode(Sha256::digest(big(100_000)))
+    );
+    assert_eq!(
+        (&entries[2]["size"], &entries[3]["type"]),
+        (&100_000.into(), &"directory".into())
+    );
+    assert!(entries[1].get("lfs").is_none());
+    let cursors = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("&cursor="));
+    assert_eq!(cursors.count(), 2);
+}
+
+#[tokio::test]
+async fn resolves_regular_files_and_redirects_lfs_to_the_cdn() {
+    let hub = tiny_hub();
+    let main = hub.commit("org/tiny", "main");
+    let regular = format!("{}/org/tiny/resolve/main/config.json", hub.url());
+    let head = send("HEAD", &regular, &[]).await;
+    let git_oid = hex::encode(Sha1::digest(b"blob 7\0{\"a\":1}"));
+    assert_eq!(header(&head, "etag"), format!("\"{git_oid}\""));
+    assert_eq!(
+        (
+            header(&head, "x-repo-commit"),
+            header(&head, "content-length")
+        ),
+        (main.as_str(), "7")
+    );
+    let v2 = send(
+        "GET",
+        &format!("{}/org/tiny/resolve/v2/config.json", hub.url()),
+        &[],
+    )
+    .await;
+    assert_eq!(v2.text().await.unwrap(), "{\"a\":2}");
+    let ranged = send("GET", &regular, &[("range", "bytes=1-3")]).await;
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.text().await.unwrap(), "\"a\"");
+
+    let lfs = format!("{}/org/tiny/resolve/{main}/model.safetensors", hub.url());
+    let redirect = send("GET", &lfs, &[("token", "hf_test_token")]).await;
+    assert_eq!(redirect.status(), 302);
+    let sha = hex::encode(Sha256::digest(big(100_000)));
+    assert_eq!(header(&redirect, "x-linked-etag"), format!("\"{sha}\""));
+    assert_eq!(header(&redirect, "x-linked-size"), "100000");
+    let location = header(&redirect, "location");
+    assert!(
+        location.starts_with(&format!("{}/blob/{sha}?", hub.cdn_url())),
+        "{location}"
+    );
+
+    let part = send("GET", location, &[("range", "bytes=99990-")]).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(header(&part, "content-range"), "bytes 99990-99999/100000");
+    assert_eq!(part.bytes().await.unwrap(), big(100_000)[99_990..]);
+    assert_eq!(
+        send("GET", location, &[("range", "bytes=100000-")])
+            .await
+            .status(),
+        416
+    );
+    let cdn: Vec<_> = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.origin == Origin::Cdn)
+        .collect();
+    assert_eq!(cdn.len(), 2);
+    assert!(cdn.iter().all(|r| !r.has_auth));
+    assert_eq!((cdn[0].body_bytes, cdn[1].status), (10, 416));
+}
+
+#[tokio::test]
+async fn errors_carry_the_hub_error_codes() {
+    let hub = tiny_hub();
+    let cases = [
+        ("/org/nope/resolve/main/a", "", 401, "RepoNotFound"),
+        (
+            "/org/nope/resolve/main/a",
+            "hf_test_token",
+            404,
+            "RepoNotFound",
+        ),
+        (
+            "/api/models/org/tiny/revision/nope",
+            "",
+            404,
+            "RevisionNotFound",
+        ),
+        (
+            "/api/models/org/tiny/tree/nope",
+            "",
+            404,
+            "RevisionNotFound",
+        ),
+        ("/org/tiny/resolve/main/nope.txt", "", 404, "EntryNotFound"),
+        (
+            "/datasets/org/data/resolve/main/train.csv",
+            "",
+            401,
+            "GatedRepo",
+        ),
+        (
+            "/datasets/org/data/resolve/main/train.csv",
+            "wrong",
+            403,
+            "GatedRepo",
+        ),
+        (
+            "/datasets/org/data/resolve/main/train.csv",
+            "hf_test_token",
+            200,
+            "",
+        ),
+        ("/api/models/org/secret", "", 401, "RepoNotFound"),
+        ("/api/models/org/secret", "hf_test_token", 200, ""),
+        ("/api/whoami-v2", "", 401, ""),
+        ("/api/whoami-v2", "hf_test_token", 200, ""),
+    ];
+    for (path, token, status, code) in cases {
+        let auth: &[_] = if token.is_empty() {
+            &[]
+        } else {
+            &[("token", token)]
+        };
+        let resp = send("GET", &format!("{}{path}", hub.url()), auth).await;
+        assert_eq!(
+            (resp.status().as_u16(), header(&resp, "x-error-code")),
+            (status, code),
+            "{path}"
+        );
+        if code == "EntryNotFound" {
+            assert_eq!(
+                header(&resp, "x-repo-commit"),
+                hub.commit("org/tiny", "main")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn status_fault_fires_once_then_serves() {
+    let hub = tiny_hub();
+    let fault = Fault::status(503).path("/resolve/").retry_after(2);
+    hub.set_fault(fault.clone());
+    let url = format!("{}/org/tiny/resolve/main/README.md", hub.url());
+    let first = send("GET", &url, &[]).await;
+    assert_eq!(
+        (first.status().as_u16(), header(&first, "retry-after")),
+        (503, "2")
+    );
+    assert_eq!(send("GET", &url, &[]).await.text().await.unwrap(), "# tiny");
+    assert_eq!(fault.fired(), 1);
+    hub.assert_faults_fired();
+}
+
+#[tokio::test]
+async fn header_faults_strip_what_they_name() {
+    let hub = tiny_hub();
+    let lfs = format!("{}/org/tiny/resolve/main/model.safetensors", hub.url());
+    hub.set_fault(Fault::new(FaultKind::NoLinkedHeaders));
+    let redirect = send("HEAD", &lfs, &[]).await;
+    assert_eq!(
+        (
+            header(&redirect, "x-linked-etag"),
+            header(&redirect, "x-linked-size")
+        ),
+        ("", "")
+    );
+    let location = header(&send("HEAD", &lfs, &[]).await, "location").to_owned();
+    hub.set_fault(Fault::new(FaultKind::NoContentLength).method("HEAD"));
+    assert_eq!(
+        header(&send("HEAD", &location, &[]).await, "content-length"),
+        ""
+    );
+    hub.set_fault(Fault::new(FaultKind::IgnoreRange));
+    let whole = send("GET", &location, &[("range", "bytes=10-")]).await;
+    assert_eq!(
+        (whole.status().as_u16(), header(&whole, "content-length")),
+        (200, "100000")
+    );
+    hub.assert_faults_fired();
+}
+
+#[tokio::test]
+async fn body_faults_cut_stall_and_corrupt() {
+    let hub = tiny_hub();
+    let lfs = format!("{}/org/tiny/resolve/main/model.safetensors", hub.url());
+    let location = header(&send("HEAD", &lfs, &[]).await, "location").to_owned();
+    hub.set_fault(Fault::new(FaultKind::DropAfter(70_000)).cdn());
+    let cut = send("GET", &location, &[]).await;
+    assert_eq!(header(&cut, "content-length"), "100000");
+    assert!(cut.bytes().await.is_err(), "the body must fail");
+    assert_eq!(hub.requests().last().unwrap().body_bytes, 70_000);
+
+    hub.set_fault(Fault::new(FaultKind::ShortBody(100)).cdn());
+    assert!(
+        send("GET", &location, &[]).await.bytes().await.is_err(),
+        "short bodies fail too"
+    );
+    hub.set_fault(Fault::new(FaultKind::CorruptByte(5)).cdn());
+    let body = send("GET", &location, &[]).await.bytes().await.unwrap();
+    assert_eq!((body.len(), body[5]), (100_000, big(6)[5] ^ 0xff));
+    hub.set_fault(Fault::new(FaultKind::Gzip).cdn());
+    let gzipped = send("GET", &location, &[]).await.bytes().await.unwrap();
+    assert_eq!(gzipped, big(100_000), "reqwest decodes gzip");
+
+    hub.set_fault(Fault::new(FaultKind::StallAfter(10)).cdn());
+    let stalled = send("GET", &location, &[]).await;
+    let read = tokio::time::timeout(Duration::from_millis(300), stalled.bytes()).await;
+    assert!(read.is_err(), "the stalled body never ends");
+    drop(hub); // must not hang on the stalled connection
+}
