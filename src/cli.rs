@@ -97,6 +97,11 @@ pub(crate) struct DownloadArgs {
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=128))]
     pub(crate) connections: u16,
 
+    /// Drop a connection that delivers no byte for this many seconds and continue its range on
+    /// a fresh one. Defaults to `HF_HUB_DOWNLOAD_TIMEOUT`, else 20.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) stall_timeout: Option<f64>,
+
     /// Print only the resulting path; no progress.
     #[arg(short, long, conflicts_with_all = ["format", "json"])]
     pub(crate) quiet: bool,

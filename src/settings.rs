@@ -110,7 +110,10 @@ impl Settings {
     /// Resolves the `download` command's arguments against the environment.
     pub(crate) fn for_download(args: DownloadArgs, env: &dyn Env) -> Result<Self> {
         let paths = Paths::resolve(env)?;
-        let hub = hub_config(args.endpoint.clone(), args.token.clone(), &paths, env)?;
+        let mut hub = hub_config(args.endpoint.clone(), args.token.clone(), &paths, env)?;
+        if let Some(stall) = args.stall_timeout.filter(|s| *s > 0.0) {
+            hub.stall_timeout = Duration::from_secs_f64(stall);
+        }
         let download = download_request(args, &paths, env)?;
         Ok(Self { hub, download })
     }

@@ -64,23 +64,18 @@ async fn revision_info_and_paginated_tree() {
     assert_ne!(hub.commit("org/tiny", "v2"), main);
     let url = format!("{}/api/models/org/tiny/revision/refs%2Fpr%2F1", hub.url());
     let info = json(send("GET", &url, &[]).await).await;
-    assert_eq!(
-        (&info["id"], &info["sha"], &info["gated"]),
-        (&"org/tiny".into(), &main.as_str().into(), &false.into())
-    );
+    assert_eq!(info["id"], "org/tiny");
+    assert_eq!(info["sha"], main.as_str());
+    assert_eq!(info["gated"], false);
     assert_eq!(info["siblings"].as_array().unwrap().len(), 5);
 
-    let mut next = Some(format!(
-        "{}/api/models/org/tiny/tree/{main}?recursive=true&expand=false",
-        hub.url()
-    ));
+    let tree = format!("tree/{main}?recursive=true&expand=false");
+    let mut next = Some(format!("{}/api/models/org/tiny/{tree}", hub.url()));
     let (mut entries, mut pages) = (Vec::new(), 0);
     while let Some(url) = next.take() {
         let resp = send("GET", &url, &[]).await;
-        let link = header(&resp, "link")
-            .strip_prefix('<')
-            .and_then(|l| l.split_once(">; rel=\"next\""));
-        next = link.map(|(url, _)| url.to_owned());
+        let link = header(&resp, "link").strip_prefix('<');
+        next = link.and_then(|l| Some(l.split_once(">; rel=\"next\"")?.0.to_owned()));
         entries.extend(json(resp).await.as_array().unwrap().iter().cloned());
         pages += 1;
     }
@@ -89,30 +84,21 @@ async fn revision_info_and_paginated_tree() {
         .iter()
         .map(|e| e["path"].as_str().unwrap())
         .collect();
-    let expected = [
-        "README.md",
-        "config.json",
-        "model.safetensors",
-        "sub",
-        "sub/b.txt",
-        "sub/dir",
-        "sub/dir/a.txt",
-    ];
-    assert_eq!(paths, expected);
-    assert_eq!(
-        entries[2]["lfs"]["oid"],
-        hex::encode(Sha256::digest(big(100_000)))
-    );
-    assert_eq!(
-        (&entries[2]["size"], &entries[3]["type"]),
-        (&100_000.into(), &"directory".into())
-    );
+    let expected = "README.md config.json model.safetensors sub sub/b.txt sub/dir sub/dir/a.txt";
+    assert_eq!(paths.join(" "), expected);
+    let sha256 = hex::encode(Sha256::digest(big(100_000)));
+    assert_eq!(entries[2]["lfs"]["oid"], sha256.as_str());
+    assert_eq!(entries[2]["size"], 100_000);
+    assert_eq!(entries[3]["type"], "directory");
     assert!(entries[1].get("lfs").is_none());
-    let cursors = hub
-        .requests()
-        .into_iter()
-        .filter(|r| r.path.contains("&cursor="));
-    assert_eq!(cursors.count(), 2);
+    let requests = hub.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.contains("&cursor="))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
