@@ -12,6 +12,7 @@ use crate::hub::{HubClient, RemoteFile};
 use crate::layout::{CacheLayout, Layout, LocalDirLayout};
 use crate::progress;
 use crate::repo::{CommitHash, RepoPath};
+use crate::retry::retrying;
 use crate::select::Filter;
 use crate::settings::{DownloadRequest, Selection, Settings, Target};
 
@@ -120,19 +121,31 @@ async fn plan(
     request: &DownloadRequest,
     layout: &Layout,
 ) -> Result<(CommitHash, Vec<RemoteFile>)> {
+    let (repo, revision) = (&request.repo, &request.revision);
+    let base = hub.config().retry_base;
+    let context = || {
+        format!(
+            "failed to list {repo} at revision `{revision}` on {}",
+            hub.config().endpoint
+        )
+    };
     let (commit, files) = match &request.selection {
         Selection::One(path) => {
-            let meta = hub
-                .file_meta(&request.repo, &request.revision, path)
-                .await?;
+            let meta = retrying(base, || hub.file_meta(repo, revision, path))
+                .await
+                .with_context(context)?;
             (meta.commit, vec![meta.file])
         }
         Selection::Patterns { allow, deny } => {
-            let commit = match request.revision.as_commit() {
+            let commit = match revision.as_commit() {
                 Some(commit) => commit,
-                None => hub.commit_for(&request.repo, &request.revision).await?,
+                None => retrying(base, || hub.commit_for(repo, revision))
+                    .await
+                    .with_context(context)?,
             };
-            let files = hub.list_files(&request.repo, &commit).await?;
+            let files = retrying(base, || hub.list_files(repo, &commit))
+                .await
+                .with_context(context)?;
             (commit, Filter::new(allow, deny)?.apply(files))
         }
     };

@@ -1,10 +1,15 @@
 //! Retry budget and backoff schedule: exponential with full jitter, capped, honouring the
 //! server's `Retry-After`, and refilled whenever progress is made.
 
+use std::future::Future;
 use std::time::Duration;
 
-/// Attempts allowed in a row without progress.
+use crate::hub::HubError;
+
+/// Retries allowed in a row without progress, for transfers.
 pub(crate) const MAX_ATTEMPTS: u32 = 8;
+/// Retries of a metadata request: an unreachable endpoint is reported within seconds.
+const API_ATTEMPTS: u32 = 4;
 const CAP: Duration = Duration::from_secs(30);
 
 /// Tracks consecutive failures of one unit of work.
@@ -12,11 +17,20 @@ const CAP: Duration = Duration::from_secs(30);
 pub(crate) struct Backoff {
     base: Duration,
     failures: u32,
+    budget: u32,
 }
 
 impl Backoff {
     pub(crate) fn new(base: Duration) -> Self {
-        Self { base, failures: 0 }
+        Self::with_budget(base, MAX_ATTEMPTS)
+    }
+
+    pub(crate) fn with_budget(base: Duration, budget: u32) -> Self {
+        Self {
+            base,
+            failures: 0,
+            budget,
+        }
     }
 
     /// Progress was made: the budget is full again.
@@ -27,7 +41,7 @@ impl Backoff {
     /// Records a failure; returns how long to wait, or `None` when the budget is spent.
     pub(crate) fn next_delay(&mut self, server_hint: Option<Duration>) -> Option<Duration> {
         self.failures += 1;
-        if self.failures > MAX_ATTEMPTS {
+        if self.failures > self.budget {
             return None;
         }
         if let Some(hint) = server_hint {
@@ -42,6 +56,24 @@ impl Backoff {
 
     pub(crate) fn failures(&self) -> u32 {
         self.failures
+    }
+}
+
+/// Runs a Hub request, retrying transient failures with backoff.
+pub(crate) async fn retrying<T, F, Fut>(base: Duration, mut request: F) -> Result<T, HubError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, HubError>>,
+{
+    let mut backoff = Backoff::with_budget(base, API_ATTEMPTS);
+    loop {
+        match request().await {
+            Err(e) if e.is_transient() => match backoff.next_delay(e.retry_after()) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(e),
+            },
+            result => return result,
+        }
     }
 }
 

@@ -8,3 +8,6 @@ mod fake_hub_selftest;
 
 // The download command against the fake Hub: layouts, selection, revisions, ranges.
 mod download;
+
+// Error messages, hints and exit codes.
+mod errors;

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -59,6 +59,8 @@ pub struct Recorded {
     pub status: u16,
     /// Body bytes hyper has taken for this response so far.
     pub body_bytes: u64,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 /// What a [`Fault`] does to a request.
@@ -88,6 +90,8 @@ pub enum FaultKind {
     Html(String),
     /// Wait this long before answering.
     Delay(Duration),
+    /// Send the body at about this many bytes per second (per response).
+    Throttle(u64),
 }
 
 /// A scripted misbehaviour: a [`FaultKind`], a matcher and a budget.
@@ -95,8 +99,9 @@ pub enum FaultKind {
 /// It matches requests whose raw path and query contain [`Fault::path`] (default: all), on the
 /// origin picked with [`Fault::hub`] or [`Fault::cdn`] (default: both) and with the method picked
 /// with [`Fault::method`] (default: any). It fires on the first [`Fault::times`] matching requests
-/// (default 1, `u32::MAX` for always) where it can take effect: body faults (`DropAfter`,
-/// `StallAfter`, `ShortBody`, `Gzip`, and `CorruptByte` when the offset is served) only on GETs
+/// (default 1, `u32::MAX` for always) where it can take effect, after letting the first
+/// [`Fault::after`] of those through (default 0): body faults (`DropAfter`, `StallAfter`,
+/// `ShortBody`, `Throttle`, `Gzip`, and `CorruptByte` when the offset is served) only on GETs
 /// that serve file bytes, `IgnoreRange` only when `Range` was sent, `NoLinkedHeaders` only on LFS
 /// redirects, `NoEtag` and `NoContentLength` only on file responses and redirects. Clones share
 /// the counter, so keep one to check [`Fault::fired`].
@@ -109,6 +114,9 @@ pub struct Fault {
     times: u32,
     retry_after: Option<u32>,
     fired: Arc<AtomicU32>,
+    /// Matching requests to let through before firing, and how many went by.
+    after: u32,
+    passed: Arc<AtomicU32>,
 }
 
 impl Fault {
@@ -123,6 +131,8 @@ impl Fault {
             times: 1,
             retry_after,
             fired,
+            after: 0,
+            passed: Arc::default(),
         }
     }
     pub fn status(code: u16) -> Self {
@@ -153,6 +163,11 @@ impl Fault {
         self.times = n;
         self
     }
+    /// Let the first `n` requests where the fault applies through untouched.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = n;
+        self
+    }
     /// Add `Retry-After: <secs>` to a `Status` answer.
     pub fn retry_after(mut self, secs: u32) -> Self {
         self.retry_after = Some(secs);
@@ -165,10 +180,16 @@ impl Fault {
 
     fn matches(&self, req: &Req) -> bool {
         let rec = &req.rec;
-        self.origin.is_none_or(|o| o == rec.origin)
+        let matched = self.origin.is_none_or(|o| o == rec.origin)
             && rec.path.contains(&self.path)
             && self.method.as_ref().is_none_or(|m| *m == rec.method)
-            && self.fired() < self.times
+            && self.fired() < self.times;
+        let pass = |n: u32| (n < self.after).then_some(n + 1);
+        matched
+            && self
+                .passed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, pass)
+                .is_err()
     }
 }
 
@@ -247,21 +268,15 @@ struct Settings {
 impl FakeHubBuilder {
     /// A model repo, e.g. `.model("org/tiny", |r| r.file("config.json", b"{}"))`.
     pub fn model(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
-        self.repo("model", repo_id, f)
+        self.repo("model", repo_id, f(RepoBuilder::default()))
     }
     pub fn dataset(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
-        self.repo("dataset", repo_id, f)
+        self.repo("dataset", repo_id, f(RepoBuilder::default()))
     }
     pub fn space(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
-        self.repo("space", repo_id, f)
+        self.repo("space", repo_id, f(RepoBuilder::default()))
     }
-    fn repo(
-        mut self,
-        kind: &'static str,
-        id: &str,
-        f: impl FnOnce(RepoBuilder) -> RepoBuilder,
-    ) -> Self {
-        let repo = f(RepoBuilder::default());
+    fn repo(mut self, kind: &'static str, id: &str, repo: RepoBuilder) -> Self {
         self.repos.push((kind, id.to_owned(), repo));
         self
     }
@@ -373,6 +388,10 @@ impl FakeHub {
     }
     pub fn set_fault(&self, fault: Fault) {
         self.state.faults.lock().unwrap().push(fault);
+    }
+    /// Remove every fault: later requests are served normally.
+    pub fn clear_faults(&self) {
+        self.state.faults.lock().unwrap().clear();
     }
     /// Panic, listing them, if some faults never fired.
     pub fn assert_faults_fired(&self) {
@@ -589,6 +608,7 @@ impl State {
             accept_encoding: header(hyper::header::ACCEPT_ENCODING),
             status: 0,
             body_bytes: 0,
+            at: Instant::now(),
         };
         let req = Req { rec, auth };
         let id = {
@@ -764,7 +784,7 @@ impl State {
         };
         let (start, end) = window.unwrap_or((0, len));
         let cuts = self.fire(req, |k| match *k {
-            K::DropAfter(_) | K::StallAfter(_) | K::ShortBody(_) => get,
+            K::DropAfter(_) | K::StallAfter(_) | K::ShortBody(_) | K::Throttle(_) => get,
             K::CorruptByte(at) => get && (start as u64..end as u64).contains(&at),
             _ => false,
         });
@@ -806,7 +826,13 @@ impl State {
         ];
         let body = if get { body } else { Bytes::new() };
         let status = if window.is_some() { 206 } else { 200 };
-        reply(status, &headers, Payload::new(body, tail, false))
+        let mut payload = Payload::new(body, tail, false);
+        for fault in &cuts {
+            if let K::Throttle(rate) = fault.kind {
+                payload.rate = Some(rate.max(1));
+            }
+        }
+        reply(status, &headers, payload)
     }
 }
 
@@ -899,7 +925,9 @@ fn json_reply(status: u16, value: &Value) -> Reply {
 fn error(status: u16, code: &str, msg: &str) -> Box<Reply> {
     let mut reply = json_reply(status, &json!({ "error": msg }));
     let headers = reply.headers_mut();
-    headers.insert("x-error-message", msg.parse().unwrap());
+    // Paths in messages may be UTF-8, which `from_str` would reject.
+    let value = hyper::header::HeaderValue::from_bytes(msg.as_bytes()).unwrap();
+    headers.insert("x-error-message", value);
     if !code.is_empty() {
         headers.insert("x-error-code", code.parse().unwrap());
     }
@@ -962,6 +990,9 @@ struct Payload {
     sized: bool,
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
     meter: Option<(Arc<Mutex<Log>>, usize)>,
+    /// Bytes per second, and the wait before the next chunk may go.
+    rate: Option<u64>,
+    gate: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Payload {
@@ -975,6 +1006,8 @@ impl Payload {
             sized,
             pause: None,
             meter: None,
+            rate: None,
+            gate: None,
         }
     }
 }
@@ -988,8 +1021,16 @@ impl Body for Payload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
+        if let Some(gate) = this.gate.as_mut() {
+            std::task::ready!(gate.as_mut().poll(cx));
+            this.gate = None;
+        }
         if !this.data.is_empty() {
             let chunk = this.data.split_to(this.data.len().min(CHUNK));
+            if let Some(rate) = this.rate {
+                let wait = Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
+                this.gate = Some(Box::pin(tokio::time::sleep(wait)));
+            }
             if let Some((log, id)) = &this.meter
                 && let Some(r) = log.lock().unwrap().get(*id)
             {
