@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::download::{self, FileJob, FileResult, Outcome, RunOptions, Session, Tuning};
 use crate::hub::{HubClient, RemoteFile};
 use crate::layout::{CacheLayout, Layout, LocalDirLayout};
+use crate::output;
 use crate::progress;
 use crate::repo::{CommitHash, RepoPath};
 use crate::retry::retrying;
@@ -37,7 +38,7 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
         Selection::Patterns { .. } => None,
     };
     if let Some(path) = cached_single_file(&request, &layout, single.as_ref()) {
-        println!("{}", path.display());
+        output::line(&path.display().to_string());
         return Ok(());
     }
     let (commit, files) = plan(&hub, &request, &layout).await?;
@@ -73,9 +74,9 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
     let results = result?;
     let path = layout.result_path(&commit, single.as_ref());
     if request.json {
-        println!("{}", json_result(&path, &commit, &results));
+        output::line(&json_result(&path, &commit, &results).to_string());
     } else {
-        println!("{}", path.display());
+        output::line(&path.display().to_string());
     }
     Ok(())
 }

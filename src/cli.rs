@@ -19,6 +19,152 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Download files from a repository (a drop-in for `hf download`).
     Download(Box<DownloadArgs>),
+    /// Inspect and clean the hub cache (shared with huggingface_hub and transformers).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Save, remove or check the access token.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Show the effective configuration: endpoint, cache, token source, proxy, version.
+    Env(EnvArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `hfdl cache` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List cached repositories: type, size on disk, files, revisions, last modified.
+    #[command(visible_alias = "list")]
+    Ls {
+        #[command(flatten)]
+        cache: CacheDirArg,
+        /// Show one line per revision.
+        #[arg(long)]
+        revisions: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete cached repositories (`model/org/name`) or revisions (a commit hash).
+    Rm {
+        /// What to delete: `model/org/name`, `dataset/org/name`, `space/org/name`, or a commit hash.
+        #[arg(required = true, value_name = "TARGET")]
+        targets: Vec<String>,
+        #[command(flatten)]
+        cache: CacheDirArg,
+        /// Show what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete revisions no ref points to, and leftover partial downloads.
+    Prune {
+        #[command(flatten)]
+        cache: CacheDirArg,
+        /// Show what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Re-hash a cached revision (or a --local-dir) against the Hub's listing.
+    Verify(Box<VerifyArgs>),
+}
+
+/// Where the hub cache is.
+#[derive(Debug, Args)]
+pub(crate) struct CacheDirArg {
+    /// Hub cache directory to use instead of `HF_HUB_CACHE` / `$HF_HOME/hub`.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::DirPath)]
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+/// Output switches shared by the commands.
+#[derive(Debug, Args)]
+pub(crate) struct OutputArgs {
+    /// Output format on stdout.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    pub(crate) format: Option<FormatArg>,
+    /// Print JSON (same as `--format json`).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Which Hub to talk to, and as whom.
+#[derive(Debug, Args)]
+pub(crate) struct HubArgs {
+    /// Access token (overrides `HF_TOKEN` and the saved token).
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Hub endpoint, e.g. `https://hf-mirror.com` (overrides `HF_ENDPOINT`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint: Option<String>,
+}
+
+/// The arguments of `hfdl cache verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Repository to verify, as for `download`.
+    #[arg(value_name = "REPO_ID")]
+    pub(crate) repo_id: String,
+    /// Type of the repository.
+    #[arg(
+        long = "repo-type",
+        visible_alias = "type",
+        value_enum,
+        value_name = "TYPE"
+    )]
+    pub(crate) repo_type: Option<RepoTypeArg>,
+    /// Revision to verify. Defaults to `main`.
+    #[arg(long, value_name = "REVISION")]
+    pub(crate) revision: Option<String>,
+    #[command(flatten)]
+    pub(crate) cache: CacheDirArg,
+    /// Verify this local directory instead of the cache.
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::DirPath, conflicts_with = "cache_dir")]
+    pub(crate) local_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) hub: HubArgs,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+/// `hfdl auth` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Save a token where huggingface_hub reads it (`$HF_HOME/token`, mode 0600).
+    Login {
+        /// The token; read from stdin when not given.
+        #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Remove the saved token.
+    Logout,
+    /// Show who the token belongs to (the Hub's whoami API).
+    Whoami {
+        #[command(flatten)]
+        hub: HubArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// The arguments of `hfdl env`.
+#[derive(Debug, Args)]
+pub(crate) struct EnvArgs {
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
 }
 
 /// `--repo-type` values.
@@ -135,8 +281,10 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<DownloadArgs, clap::Error> {
         let cli = Cli::try_parse_from(std::iter::once("hfdl").chain(args.iter().copied()))?;
-        let Command::Download(args) = cli.command;
-        Ok(*args)
+        match cli.command {
+            Command::Download(args) => Ok(*args),
+            other => panic!("not a download: {other:?}"),
+        }
     }
 
     #[test]

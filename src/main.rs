@@ -1,10 +1,13 @@
 //! Entry point: parse, resolve settings, run, report.
 
 mod app;
+mod cache_cmd;
 mod cli;
+mod commands;
 mod download;
 mod hub;
 mod layout;
+mod output;
 mod progress;
 mod repo;
 mod report;
@@ -22,11 +25,12 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("the tokio runtime must start");
+    let env = settings::ProcessEnv;
     let result = match cli.command {
-        cli::Command::Download(args) => {
-            settings::Settings::for_download(*args, &settings::ProcessEnv)
-                .and_then(|settings| runtime.block_on(app::download(settings)))
-        }
+        cli::Command::Download(args) => settings::Settings::for_download(*args, &env)
+            .and_then(|settings| runtime.block_on(app::download(settings))),
+        other => settings::Other::resolve(other, &env)
+            .and_then(|settings| runtime.block_on(commands::run(settings))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{DownloadArgs, FormatArg, RepoTypeArg};
-use crate::hub::{HubConfig, Token};
+use crate::cli::{
+    AuthCommand, CacheCommand, Command, DownloadArgs, FormatArg, OutputArgs, RepoTypeArg,
+};
+use crate::hub::{HubConfig, ProxyConfig, Token};
 use crate::repo::{Repo, RepoId, RepoPath, RepoType, Revision};
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -187,6 +189,9 @@ fn hub_config(
     Ok(HubConfig {
         endpoint,
         token: resolve_token(token, paths, env)?,
+        offline: is_offline(env),
+        proxy: proxy_config(env),
+        ca_bundle: ca_bundle(env),
         connect_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10),
         stall_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 20),
         retry_base,
@@ -194,26 +199,89 @@ fn hub_config(
     })
 }
 
+/// Where the token in use came from (`hfdl env` shows this, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    Flag,
+    Variable(&'static str),
+    File(PathBuf),
+    /// `HF_HUB_DISABLE_IMPLICIT_TOKEN` is set and no `--token` was given.
+    Disabled,
+    None,
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag => f.write_str("--token"),
+            Self::Variable(name) => f.write_str(name),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Disabled => f.write_str("none (HF_HUB_DISABLE_IMPLICIT_TOKEN)"),
+            Self::None => f.write_str("none"),
+        }
+    }
+}
+
+/// `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE`.
+fn is_offline(env: &dyn Env) -> bool {
+    is_true(env.var("HF_HUB_OFFLINE")) || is_true(env.var("TRANSFORMERS_OFFLINE"))
+}
+
+/// The proxy variables, upper case first, as curl and requests read them.
+fn proxy_config(env: &dyn Env) -> ProxyConfig {
+    let var = |name: &str| {
+        env.var(name)
+            .or_else(|| env.var(&name.to_lowercase()))
+            .filter(|v| !v.is_empty())
+    };
+    ProxyConfig {
+        http: var("HTTP_PROXY"),
+        https: var("HTTPS_PROXY"),
+        all: var("ALL_PROXY"),
+        no_proxy: var("NO_PROXY"),
+    }
+}
+
+/// A custom CA bundle: `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `CURL_CA_BUNDLE`.
+fn ca_bundle(env: &dyn Env) -> Option<PathBuf> {
+    ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"]
+        .iter()
+        .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
+        .map(|v| expand_tilde(&v, env))
+}
+
 fn resolve_token(flag: Option<String>, paths: &Paths, env: &dyn Env) -> Result<Option<Token>> {
+    Ok(token_with_source(flag, paths, env)?.0)
+}
+
+fn token_with_source(
+    flag: Option<String>,
+    paths: &Paths,
+    env: &dyn Env,
+) -> Result<(Option<Token>, TokenSource)> {
     let clean = |t: String| Some(t.trim().to_owned()).filter(|t| !t.is_empty());
     if let Some(token) = flag.and_then(clean) {
-        return Ok(Some(Token::new(token)));
+        return Ok((Some(Token::new(token)), TokenSource::Flag));
     }
     if is_true(env.var("HF_HUB_DISABLE_IMPLICIT_TOKEN")) {
-        return Ok(None);
+        return Ok((None, TokenSource::Disabled));
     }
-    if let Some(token) = env
-        .var("HF_TOKEN")
-        .and_then(clean)
-        .or_else(|| env.var("HUGGING_FACE_HUB_TOKEN").and_then(clean))
-    {
-        return Ok(Some(Token::new(token)));
+    for name in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+        if let Some(token) = env.var(name).and_then(clean) {
+            return Ok((Some(Token::new(token)), TokenSource::Variable(name)));
+        }
     }
-    let file = env
-        .var("HF_TOKEN_PATH")
+    let file = token_path(paths, env);
+    Ok(match read_token_file(&file)? {
+        Some(token) => (Some(token), TokenSource::File(file)),
+        None => (None, TokenSource::None),
+    })
+}
+
+fn token_path(paths: &Paths, env: &dyn Env) -> PathBuf {
+    env.var("HF_TOKEN_PATH")
         .filter(|p| !p.is_empty())
-        .map_or_else(|| paths.hf_home.join("token"), |p| expand_tilde(&p, env));
-    read_token_file(&file)
+        .map_or_else(|| paths.hf_home.join("token"), |p| expand_tilde(&p, env))
 }
 
 fn read_token_file(file: &Path) -> Result<Option<Token>> {
@@ -414,6 +482,179 @@ fn split_uri_revision(after: &str) -> (String, Option<String>) {
     let rev = parts[..take].join("/");
     let path = (parts.len() > take).then(|| parts[take..].join("/"));
     (rev, path)
+}
+
+/// What `hfdl env` reports.
+#[derive(Debug)]
+pub(crate) struct EnvReport {
+    pub(crate) version: &'static str,
+    pub(crate) endpoint: String,
+    pub(crate) hf_home: PathBuf,
+    pub(crate) hub_cache: PathBuf,
+    pub(crate) token_source: TokenSource,
+    pub(crate) offline: bool,
+    pub(crate) proxy: ProxyConfig,
+    pub(crate) ca_bundle: Option<PathBuf>,
+}
+
+/// The settings of the commands other than `download`.
+#[derive(Debug)]
+pub(crate) enum Other {
+    Cache(CacheSettings),
+    Login {
+        token: Option<String>,
+        token_path: PathBuf,
+    },
+    Logout {
+        token_path: PathBuf,
+    },
+    Whoami {
+        hub: HubConfig,
+        json: bool,
+    },
+    Env {
+        report: Box<EnvReport>,
+        json: bool,
+    },
+    Completions(clap_complete::Shell),
+}
+
+/// `hfdl cache` subcommands, resolved.
+#[derive(Debug)]
+pub(crate) enum CacheSettings {
+    Ls {
+        cache_dir: PathBuf,
+        revisions: bool,
+        json: bool,
+    },
+    Rm {
+        cache_dir: PathBuf,
+        targets: Vec<String>,
+        dry_run: bool,
+        yes: bool,
+        json: bool,
+    },
+    Prune {
+        cache_dir: PathBuf,
+        dry_run: bool,
+        yes: bool,
+        json: bool,
+    },
+    Verify {
+        repo: Repo,
+        revision: Revision,
+        target: Target,
+        hub: HubConfig,
+        json: bool,
+    },
+}
+
+fn wants_json(output: &OutputArgs) -> bool {
+    output.json || output.format == Some(FormatArg::Json)
+}
+
+fn cache_dir(arg: Option<PathBuf>, paths: &Paths, env: &dyn Env) -> Result<PathBuf> {
+    match arg {
+        Some(dir) => absolute(&expand_tilde(&dir.to_string_lossy(), env)),
+        None => absolute(&paths.hub_cache),
+    }
+}
+
+impl Other {
+    /// Resolves any command but `download`.
+    pub(crate) fn resolve(command: Command, env: &dyn Env) -> Result<Self> {
+        let paths = Paths::resolve(env)?;
+        Ok(match command {
+            Command::Download(_) => unreachable!("download has its own settings"),
+            Command::Cache(cache) => Self::Cache(cache_settings(cache, &paths, env)?),
+            Command::Auth(AuthCommand::Login { token }) => Self::Login {
+                token,
+                token_path: token_path(&paths, env),
+            },
+            Command::Auth(AuthCommand::Logout) => Self::Logout {
+                token_path: token_path(&paths, env),
+            },
+            Command::Auth(AuthCommand::Whoami { hub, output }) => Self::Whoami {
+                hub: hub_config(hub.endpoint, hub.token, &paths, env)?,
+                json: wants_json(&output),
+            },
+            Command::Env(args) => Self::Env {
+                report: Box::new(env_report(&paths, env)?),
+                json: wants_json(&args.output),
+            },
+            Command::Completions { shell } => Self::Completions(shell),
+        })
+    }
+}
+
+fn env_report(paths: &Paths, env: &dyn Env) -> Result<EnvReport> {
+    let hub = hub_config(None, None, paths, env)?;
+    Ok(EnvReport {
+        version: env!("CARGO_PKG_VERSION"),
+        endpoint: hub.endpoint,
+        hf_home: absolute(&paths.hf_home)?,
+        hub_cache: absolute(&paths.hub_cache)?,
+        token_source: token_with_source(None, paths, env)?.1,
+        offline: hub.offline,
+        proxy: hub.proxy,
+        ca_bundle: hub.ca_bundle,
+    })
+}
+
+fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result<CacheSettings> {
+    Ok(match command {
+        CacheCommand::Ls {
+            cache,
+            revisions,
+            output,
+        } => CacheSettings::Ls {
+            cache_dir: cache_dir(cache.cache_dir, paths, env)?,
+            revisions,
+            json: wants_json(&output),
+        },
+        CacheCommand::Rm {
+            targets,
+            cache,
+            dry_run,
+            yes,
+            output,
+        } => CacheSettings::Rm {
+            cache_dir: cache_dir(cache.cache_dir, paths, env)?,
+            targets,
+            dry_run,
+            yes,
+            json: wants_json(&output),
+        },
+        CacheCommand::Prune {
+            cache,
+            dry_run,
+            yes,
+            output,
+        } => CacheSettings::Prune {
+            cache_dir: cache_dir(cache.cache_dir, paths, env)?,
+            dry_run,
+            yes,
+            json: wants_json(&output),
+        },
+        CacheCommand::Verify(args) => {
+            let args = *args;
+            let reference =
+                RepoRef::parse(&args.repo_id, args.repo_type, args.revision.as_deref())?;
+            let target = match args.local_dir {
+                Some(dir) => {
+                    Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?)
+                }
+                None => Target::Cache(cache_dir(args.cache.cache_dir, paths, env)?),
+            };
+            CacheSettings::Verify {
+                repo: reference.repo,
+                revision: reference.revision,
+                target,
+                hub: hub_config(args.hub.endpoint, args.hub.token, paths, env)?,
+                json: wants_json(&args.output),
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::{Semaphore, watch};
+pub(crate) use verify::hash_file;
 
 use crate::hub::{HubClient, RemoteFile, Subject};
 use crate::layout::Layout;

@@ -52,6 +52,8 @@ pub(crate) enum HubError {
     Truncated { url: String, at: u64, end: u64 },
     /// No byte arrived for the stall timeout.
     Stalled { url: String, after: Duration },
+    /// Offline mode (`HF_HUB_OFFLINE`) forbids the request.
+    Offline { url: String },
     /// The response is not what the protocol promises.
     Malformed { url: String, what: String },
 }
@@ -96,6 +98,9 @@ impl HubError {
                     .into(),
             ),
             Self::Forbidden { .. } => Some("check that your token has read permission".into()),
+            Self::Offline { .. } => {
+                Some("unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) to allow downloads".into())
+            }
             Self::Transport { .. } | Self::Stalled { .. } => Some(
                 "check the endpoint (`HF_ENDPOINT`) and your connection; rerun to resume".into(),
             ),
@@ -162,6 +167,9 @@ impl fmt::Display for HubError {
             }
             Self::Stalled { url, after } => {
                 write!(f, "no data from `{url}` for {} s", after.as_secs())
+            }
+            Self::Offline { url } => {
+                write!(f, "cannot reach `{url}`: offline mode is enabled")
             }
             Self::Malformed { url, what } => write!(f, "unexpected response from `{url}`: {what}"),
         }

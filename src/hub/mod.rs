@@ -10,6 +10,7 @@ mod headers;
 mod types;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -54,6 +55,15 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Proxies from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProxyConfig {
+    pub(crate) http: Option<String>,
+    pub(crate) https: Option<String>,
+    pub(crate) all: Option<String>,
+    pub(crate) no_proxy: Option<String>,
+}
+
 /// How to reach the Hub.
 #[derive(Debug, Clone)]
 pub(crate) struct HubConfig {
@@ -66,6 +76,11 @@ pub(crate) struct HubConfig {
     /// First delay of the retry backoff.
     pub(crate) retry_base: Duration,
     pub(crate) user_agent: String,
+    /// `HF_HUB_OFFLINE`: no request may be sent.
+    pub(crate) offline: bool,
+    pub(crate) proxy: ProxyConfig,
+    /// Extra trusted root certificates (PEM).
+    pub(crate) ca_bundle: Option<PathBuf>,
 }
 
 /// A client for one endpoint.
@@ -112,6 +127,42 @@ impl FileBody {
     }
 }
 
+/// Certificates of the custom CA bundle, if any.
+fn extra_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let Some(path) = &config.ca_bundle else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the CA bundle `{}`: {e}", path.display()))?;
+    reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow::anyhow!("invalid CA bundle `{}`: {e}", path.display()))
+}
+
+/// Explicit proxies from the settings (the environment is read only in `settings`).
+fn proxies(config: &ProxyConfig) -> anyhow::Result<Vec<reqwest::Proxy>> {
+    let no_proxy = config
+        .no_proxy
+        .as_deref()
+        .and_then(reqwest::NoProxy::from_string);
+    let mut out = Vec::new();
+    let entries = [
+        (&config.http, "http"),
+        (&config.https, "https"),
+        (&config.all, "all"),
+    ];
+    for (url, scheme) in entries {
+        let Some(url) = url else { continue };
+        let proxy = match scheme {
+            "http" => reqwest::Proxy::http(url.as_str()),
+            "https" => reqwest::Proxy::https(url.as_str()),
+            _ => reqwest::Proxy::all(url.as_str()),
+        }
+        .map_err(|e| anyhow::anyhow!("invalid proxy `{url}`: {e}"))?;
+        out.push(proxy.no_proxy(no_proxy.clone()));
+    }
+    Ok(out)
+}
+
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
@@ -130,9 +181,17 @@ impl HubClient {
                     || from.is_some_and(|f| same_origin(attempt.url(), &f)));
             if ok { attempt.follow() } else { attempt.stop() }
         });
+        let tls_roots = extra_roots(&config)?;
+        let proxies = proxies(&config.proxy)?;
         let builder = || {
-            Client::builder()
-                .user_agent(config.user_agent.clone())
+            let mut b = Client::builder().no_proxy();
+            for proxy in &proxies {
+                b = b.proxy(proxy.clone());
+            }
+            for cert in &tls_roots {
+                b = b.add_root_certificate(cert.clone());
+            }
+            b.user_agent(config.user_agent.clone())
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.stall_timeout)
                 .tcp_nodelay(true)
@@ -208,6 +267,11 @@ impl HubClient {
         url: &str,
         subject: &Subject,
     ) -> Result<Response, HubError> {
+        if self.config.offline {
+            return Err(HubError::Offline {
+                url: url.to_owned(),
+            });
+        }
         let response = request.send().await.map_err(|source| HubError::Transport {
             url: url.to_owned(),
             source,
@@ -325,6 +389,20 @@ impl HubClient {
             etag,
         };
         Ok(FileMeta { commit, file })
+    }
+
+    /// Asks the Hub who the token belongs to.
+    pub(crate) async fn whoami(&self) -> Result<serde_json::Value, HubError> {
+        let url = format!("{}/api/whoami-v2", self.config.endpoint);
+        let subject = Subject {
+            repo: "the token".into(),
+            endpoint: self.config.endpoint.clone(),
+            ..Subject::default()
+        };
+        let response = self
+            .send(self.request(&self.api, Method::GET, &url), &url, &subject)
+            .await?;
+        read_json(response, &url).await
     }
 
     /// Starts a GET of a file's bytes from `start` (to `end`, exclusive, if given).

@@ -1,0 +1,135 @@
+//! The small commands around downloads: `auth login|logout|whoami`, `env`, `completions`, and
+//! dispatch to `cache`. Each prints its result on stdout (JSON with `--format json`).
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clap::CommandFactory;
+
+use crate::cache_cmd;
+use crate::hub::HubClient;
+use crate::layout::write_atomic;
+use crate::output;
+use crate::settings::{EnvReport, Other};
+
+/// Runs a command other than `download`.
+pub(crate) async fn run(command: Other) -> Result<()> {
+    match command {
+        Other::Cache(settings) => cache_cmd::run(settings).await,
+        Other::Login { token, token_path } => login(token, &token_path),
+        Other::Logout { token_path } => logout(&token_path),
+        Other::Whoami { hub, json } => whoami(HubClient::new(hub)?, json).await,
+        Other::Env { report, json } => {
+            print_env(&report, json);
+            Ok(())
+        }
+        Other::Completions(shell) => {
+            let mut cli = crate::cli::Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli, "hfdl", &mut script);
+            output::bytes(&script);
+            Ok(())
+        }
+    }
+}
+
+/// Saves the token (from the flag or stdin) with mode 0600, where huggingface_hub reads it.
+#[expect(
+    clippy::print_stderr,
+    reason = "the prompt and confirmation go to stderr"
+)]
+fn login(token: Option<String>, path: &Path) -> Result<()> {
+    let token = match token {
+        Some(token) => token,
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprint!("Token: ");
+                let _ = std::io::stderr().flush();
+            }
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("failed to read the token from stdin")?;
+            input
+        }
+    };
+    let token = token.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        bail!("no valid token given (pass --token or pipe it on stdin)");
+    }
+    write_atomic(path, token.as_bytes())
+        .with_context(|| format!("failed to write the token to `{}`", path.display()))?;
+    set_private(path)?;
+    eprintln!("token saved to {}", path.display());
+    Ok(())
+}
+
+fn set_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("failed to restrict `{}` to mode 0600", path.display()))
+}
+
+#[expect(clippy::print_stderr, reason = "the confirmation goes to stderr")]
+fn logout(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => eprintln!("token removed from {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => eprintln!("not logged in"),
+        Err(e) => return Err(e).with_context(|| format!("failed to remove `{}`", path.display())),
+    }
+    Ok(())
+}
+
+async fn whoami(hub: HubClient, json: bool) -> Result<()> {
+    if hub.config().token.is_none() {
+        bail!("not logged in: pass --token, set HF_TOKEN, or run `hfdl auth login`");
+    }
+    let me = hub.whoami().await.with_context(|| {
+        format!(
+            "failed to ask {} who the token belongs to",
+            hub.config().endpoint
+        )
+    })?;
+    if json {
+        output::line(&me.to_string());
+    } else {
+        let name = me.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        output::line(&name.to_string());
+    }
+    Ok(())
+}
+
+fn print_env(report: &EnvReport, json: bool) {
+    let proxy = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let rows = [
+        ("version", report.version.to_owned()),
+        ("endpoint", report.endpoint.clone()),
+        ("hf_home", report.hf_home.display().to_string()),
+        ("hub_cache", report.hub_cache.display().to_string()),
+        ("token", report.token_source.to_string()),
+        ("offline", report.offline.to_string()),
+        ("http_proxy", proxy(&report.proxy.http)),
+        ("https_proxy", proxy(&report.proxy.https)),
+        ("all_proxy", proxy(&report.proxy.all)),
+        ("no_proxy", proxy(&report.proxy.no_proxy)),
+        (
+            "ca_bundle",
+            report
+                .ca_bundle
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string()),
+        ),
+    ];
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.as_str())))
+            .collect();
+        output::line(&serde_json::Value::Object(map).to_string());
+    } else {
+        for (key, value) in rows {
+            output::line(&format!("{key:<12} {value}"));
+        }
+    }
+}
