@@ -505,6 +505,9 @@ mod tests {
             stall_timeout: Duration::from_secs(1),
             retry_base: Duration::from_millis(1),
             user_agent: "t".into(),
+            offline: false,
+            proxy: ProxyConfig::default(),
+            ca_bundle: None,
         })
         .unwrap()
     }
