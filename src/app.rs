@@ -1,14 +1,16 @@
-//! Orchestration of `hfdl download`: resolve the revision, list and select files, plan, hand
-//! the work to the engine, print the resulting path. The only writer to stdout.
+//! Orchestration of `hfdl download`: resolve the revision, list and select files, hand the
+//! work to the engine, print the resulting path. Offline, or when the endpoint cannot be
+//! reached, the answer comes from what is already on disk.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
 
-use crate::download::{self, FileJob, FileResult, Outcome, RunOptions, Session, Tuning};
-use crate::hub::{HubClient, RemoteFile};
+use crate::download::{self, FileJob, FileResult, Outcome, Reporter, RunOptions, Session, Tuning};
+use crate::dry_run;
+use crate::hub::{HubClient, HubError, RemoteFile};
 use crate::layout::{CacheLayout, Layout, LocalDirLayout};
 use crate::output;
 use crate::progress;
@@ -16,19 +18,15 @@ use crate::repo::{CommitHash, RepoPath};
 use crate::retry::retrying;
 use crate::select::Filter;
 use crate::settings::{DownloadRequest, Selection, Settings, Target};
+use crate::tree_cache;
 
 /// Runs `hfdl download` and prints the path of the result on stdout.
-#[expect(
-    clippy::print_stdout,
-    reason = "the result path is the command's output"
-)]
 pub(crate) async fn download(settings: Settings) -> Result<()> {
     let request = settings.download;
-    let reporter: Arc<dyn download::Reporter> = Arc::from(progress::reporter(request.progress));
+    let reporter: Arc<dyn Reporter> = Arc::from(progress::reporter(request.progress));
     for warning in &request.warnings {
         reporter.warn(warning.trim_start_matches("warning: "));
     }
-    let hub = HubClient::new(settings.hub)?;
     let layout = match &request.target {
         Target::Cache(root) => Layout::Cache(CacheLayout::new(root, &request.repo)),
         Target::LocalDir(dir) => Layout::LocalDir(LocalDirLayout::new(dir)),
@@ -41,13 +39,53 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
         output::line(&path.display().to_string());
         return Ok(());
     }
-    let (commit, files) = plan(&hub, &request, &layout).await?;
+    if settings.hub.offline && !request.dry_run {
+        let path = from_disk(&request, &layout, single.as_ref())
+            .context("offline mode is enabled (HF_HUB_OFFLINE or --offline)")?;
+        output::line(&path.display().to_string());
+        return Ok(());
+    }
+    let hub = HubClient::new(settings.hub)?;
+    let (commit, files) = match plan(&hub, &request, &layout).await {
+        Ok(planned) => planned,
+        Err(e) if is_unreachable(&e) && !request.force && !request.dry_run => {
+            let Ok(path) = from_disk(&request, &layout, single.as_ref()) else {
+                return Err(e);
+            };
+            reporter.warn(&format!("{e:#}; using the copy already on disk"));
+            output::line(&path.display().to_string());
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if request.dry_run {
+        return dry_run::print(&layout, &commit, &files, request.json);
+    }
+    let path = layout.result_path(&commit, single.as_ref());
     if files.is_empty() && single.is_none() {
         reporter.warn("no files matched the given patterns");
     }
+    let results = fetch(hub, &request, layout, commit.clone(), files, reporter).await?;
+    if request.json {
+        output::line(&json_result(&path, &commit, &results).to_string());
+    } else {
+        output::line(&path.display().to_string());
+    }
+    Ok(())
+}
+
+/// Hands the files to the engine, stopping cleanly on Ctrl-C.
+async fn fetch(
+    hub: HubClient,
+    request: &DownloadRequest,
+    layout: Layout,
+    commit: CommitHash,
+    files: Vec<RemoteFile>,
+    reporter: Arc<dyn Reporter>,
+) -> Result<Vec<FileResult>> {
     layout
         .prepare()
-        .with_context(|| format!("failed to prepare `{}`", target_dir(&request).display()))?;
+        .with_context(|| format!("failed to prepare `{}`", target_dir(request).display()))?;
     let jobs = files
         .into_iter()
         .map(|file| FileJob {
@@ -59,9 +97,9 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
     let interrupt = tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
     let session = Session {
         hub,
-        layout: layout.clone(),
+        layout,
         repo: request.repo.clone(),
-        commit: commit.clone(),
+        commit,
     };
     let options = RunOptions {
         max_workers: request.max_workers,
@@ -71,14 +109,7 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
     };
     let result = download::run(session, jobs, options, reporter, cancel).await;
     interrupt.abort();
-    let results = result?;
-    let path = layout.result_path(&commit, single.as_ref());
-    if request.json {
-        output::line(&json_result(&path, &commit, &results).to_string());
-    } else {
-        output::line(&path.display().to_string());
-    }
-    Ok(())
+    result
 }
 
 /// The `--format json` document of a download.
@@ -116,7 +147,85 @@ fn cached_single_file(
         .then(|| cache.pointer(&commit, path))
 }
 
-/// Resolves the commit and the files to fetch; records the ref in cache mode.
+/// The endpoint could not be reached at all (as opposed to answering with an error).
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<HubError>())
+        .any(HubError::is_unreachable)
+}
+
+/// What is already on disk for the request, without asking the Hub.
+fn from_disk(
+    request: &DownloadRequest,
+    layout: &Layout,
+    single: Option<&RepoPath>,
+) -> Result<PathBuf> {
+    let (repo, revision) = (&request.repo, &request.revision);
+    match layout {
+        Layout::Cache(cache) => {
+            let commit = revision.as_commit().or_else(|| cache.read_ref(revision));
+            let Some(commit) = commit else {
+                bail!("revision `{revision}` of {repo} is not in the cache");
+            };
+            let path = layout.result_path(&commit, single);
+            match single {
+                Some(file) if cache.has_pointer(&commit, file) => Ok(path),
+                Some(file) => bail!("file `{file}` of {repo} at `{revision}` is not in the cache"),
+                None if cache.has_snapshot(&commit) => {
+                    ensure_complete(request, cache, &commit)?;
+                    Ok(path)
+                }
+                None => bail!("no snapshot of {repo} at `{revision}` in the cache"),
+            }
+        }
+        Layout::LocalDir(dir) => {
+            let path = match single {
+                Some(file) => dir.file(file),
+                None => dir.root().to_owned(),
+            };
+            let present =
+                std::fs::read_dir(&path).map_or(path.is_file(), |mut d| d.next().is_some());
+            if !present {
+                bail!("`{}` holds no copy of {repo}", path.display());
+            }
+            Ok(path)
+        }
+    }
+}
+
+/// With a cached listing, every selected file must be in the snapshot.
+fn ensure_complete(
+    request: &DownloadRequest,
+    cache: &CacheLayout,
+    commit: &CommitHash,
+) -> Result<()> {
+    let Some(paths) = cache.read_tree(commit).and_then(|b| tree_cache::paths(&b)) else {
+        return Ok(());
+    };
+    let Selection::Patterns { allow, deny } = &request.selection else {
+        return Ok(());
+    };
+    let filter = Filter::new(allow, deny)?;
+    let missing: Vec<String> = paths
+        .into_iter()
+        .filter(|p| filter.matches(p))
+        .filter(|p| RepoPath::parse(p).is_ok_and(|p| !cache.has_pointer(commit, &p)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
+    bail!(
+        "the cached snapshot of {} at `{}` is incomplete: {} file(s) missing ({}{})",
+        request.repo,
+        request.revision,
+        missing.len(),
+        shown.join(", "),
+        if missing.len() > 5 { ", ..." } else { "" }
+    )
+}
+
+/// Resolves the commit and the files to fetch; records the ref and listing in cache mode.
 async fn plan(
     hub: &HubClient,
     request: &DownloadRequest,
@@ -130,12 +239,12 @@ async fn plan(
             hub.config().endpoint
         )
     };
-    let (commit, files) = match &request.selection {
+    let (commit, files, complete) = match &request.selection {
         Selection::One(path) => {
             let meta = retrying(base, || hub.file_meta(repo, revision, path))
                 .await
                 .with_context(context)?;
-            (meta.commit, vec![meta.file])
+            (meta.commit, vec![meta.file], None)
         }
         Selection::Patterns { allow, deny } => {
             let commit = match revision.as_commit() {
@@ -147,16 +256,33 @@ async fn plan(
             let files = retrying(base, || hub.list_files(repo, &commit))
                 .await
                 .with_context(context)?;
-            (commit, Filter::new(allow, deny)?.apply(files))
+            let selected = Filter::new(allow, deny)?.apply(files.clone());
+            (commit, selected, Some(files))
         }
     };
-    if let Layout::Cache(cache) = layout {
-        cache
-            .prepare()
-            .and_then(|()| cache.write_ref(&request.revision, &commit))
-            .with_context(|| format!("failed to write the ref `{}`", request.revision))?;
+    if let (Layout::Cache(cache), false) = (layout, request.dry_run) {
+        record(cache, request, &commit, complete.as_deref())?;
     }
     Ok((commit, files))
+}
+
+/// Writes `refs/<revision>` and, for a full listing, `trees/<commit>.json`.
+fn record(
+    cache: &CacheLayout,
+    request: &DownloadRequest,
+    commit: &CommitHash,
+    listing: Option<&[RemoteFile]>,
+) -> Result<()> {
+    cache
+        .prepare()
+        .and_then(|()| cache.write_ref(&request.revision, commit))
+        .with_context(|| format!("failed to write the ref `{}`", request.revision))?;
+    if let Some(bytes) = listing.and_then(tree_cache::to_bytes) {
+        cache
+            .write_tree(commit, &bytes)
+            .context("failed to write the listing cache")?;
+    }
+    Ok(())
 }
 
 fn target_dir(request: &DownloadRequest) -> &std::path::Path {

@@ -231,6 +231,14 @@ pub(crate) struct DownloadArgs {
     #[arg(long)]
     pub(crate) force_download: bool,
 
+    /// Show what would be downloaded (sizes, what is present, free space); download nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Answer from the cache alone, without any network request (also `HF_HUB_OFFLINE=1`).
+    #[arg(long)]
+    pub(crate) offline: bool,
+
     /// Access token (overrides `HF_TOKEN` and the saved token).
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,

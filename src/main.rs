@@ -5,6 +5,7 @@ mod cache_cmd;
 mod cli;
 mod commands;
 mod download;
+mod dry_run;
 mod hub;
 mod layout;
 mod output;
@@ -14,6 +15,7 @@ mod report;
 mod retry;
 mod select;
 mod settings;
+mod tree_cache;
 
 use std::process::ExitCode;
 

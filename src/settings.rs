@@ -87,6 +87,7 @@ pub(crate) struct DownloadRequest {
     pub(crate) selection: Selection,
     pub(crate) target: Target,
     pub(crate) force: bool,
+    pub(crate) dry_run: bool,
     pub(crate) max_workers: usize,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
@@ -113,6 +114,7 @@ impl Settings {
     pub(crate) fn for_download(args: DownloadArgs, env: &dyn Env) -> Result<Self> {
         let paths = Paths::resolve(env)?;
         let mut hub = hub_config(args.endpoint.clone(), args.token.clone(), &paths, env)?;
+        hub.offline |= args.offline;
         if let Some(stall) = args.stall_timeout.filter(|s| *s > 0.0) {
             hub.stall_timeout = Duration::from_secs_f64(stall);
         }
@@ -330,6 +332,7 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         selection,
         target,
         force: args.force_download,
+        dry_run: args.dry_run,
         max_workers: usize::from(args.max_workers),
         connections: usize::from(args.connections),
         progress: !args.quiet

@@ -81,6 +81,14 @@ impl HubError {
         }
     }
 
+    /// Returns true if the endpoint could not be reached at all (no HTTP answer).
+    pub(crate) fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => source.is_connect() || source.is_timeout(),
+            _ => false,
+        }
+    }
+
     /// Advice for the user, if any.
     pub(crate) fn hint(&self) -> Option<String> {
         let token_hint = "if the repository is private or gated, pass `--token` or set `HF_TOKEN`";

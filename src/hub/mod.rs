@@ -386,7 +386,9 @@ impl HubClient {
         let file = RemoteFile {
             path: path.clone(),
             size,
+            lfs: etag.checksum() == crate::repo::Checksum::Sha256,
             etag,
+            blob_id: None,
         };
         Ok(FileMeta { commit, file })
     }

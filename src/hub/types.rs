@@ -13,6 +13,10 @@ pub(crate) struct RemoteFile {
     pub(crate) size: Option<u64>,
     /// The cache's name for the content: the LFS sha256, or the git blob sha1.
     pub(crate) etag: ETag,
+    /// The git blob id (of the LFS pointer for LFS files), when the listing gave it.
+    pub(crate) blob_id: Option<String>,
+    /// The content is stored in LFS (its etag is then the sha256).
+    pub(crate) lfs: bool,
 }
 
 /// `GET /api/{type}s/{repo}/revision/{rev}`.
@@ -53,7 +57,13 @@ impl TreeEntryJson {
             None => (self.oid.as_deref().unwrap_or(""), self.size),
         };
         let etag = ETag::parse(etag).ok_or_else(|| format!("file `{path}` has no valid oid"))?;
-        Ok(Some(RemoteFile { path, size, etag }))
+        Ok(Some(RemoteFile {
+            path,
+            size,
+            etag,
+            blob_id: self.oid.clone(),
+            lfs: self.lfs.is_some(),
+        }))
     }
 }
 

@@ -9,6 +9,7 @@
 //!     ├── blobs/<etag>.incomplete                     a partial download (+ .journal)
 //!     ├── refs/main                                   40-hex commit, no newline
 //!     ├── refs/refs/pr/1
+//!     ├── trees/<commit>.json                         the listing (huggingface_hub >= 1.22)
 //!     └── snapshots/<commit>/sub/file -> ../../../blobs/<etag>   relative symlinks
 //! ```
 //!
@@ -100,6 +101,25 @@ impl CacheLayout {
             return Ok(());
         }
         write_atomic(&self.ref_path(revision), commit.as_str().as_bytes())
+    }
+
+    fn tree_path(&self, commit: &CommitHash) -> PathBuf {
+        self.repo_dir.join("trees").join(format!("{commit}.json"))
+    }
+
+    /// The cached listing of a commit (`trees/<commit>.json`), as stored.
+    pub(crate) fn read_tree(&self, commit: &CommitHash) -> Option<Vec<u8>> {
+        fs::read(self.tree_path(commit)).ok()
+    }
+
+    /// Stores the listing of a commit (mode 0600, like the official client).
+    pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
+        write_atomic(&self.tree_path(commit), bytes)
+    }
+
+    /// Returns true if the snapshot folder exists.
+    pub(crate) fn has_snapshot(&self, commit: &CommitHash) -> bool {
+        self.snapshot_dir(commit).is_dir()
     }
 
     /// Returns true if the snapshot entry resolves to an existing file.

@@ -12,9 +12,5 @@ mod download;
 // Error messages, hints and exit codes.
 mod errors;
 
-// Sharing caches and local dirs with the official client, both ways; olah as a real server.
-mod interop;
-
-// Faults and interruptions: retries, stalls, corruption, crashes, Ctrl-C, concurrent runs,
-// mirror quirks and hostile input.
-mod faults;
+// The toolbox around downloads: offline, dry-run, JSON, references, auth, env, completions.
+mod toolbox;

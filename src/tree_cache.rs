@@ -1,0 +1,93 @@
+//! The listing cache `trees/<commit>.json` of huggingface_hub >= 1.22, in its format:
+//! `{"format_version": 1, "files": {path: {size, blob_id, lfs_sha256?, lfs_size?}}}`.
+//!
+//! huggingface_hub trusts this file instead of listing the tree again, and uses it offline to
+//! tell a complete snapshot from an incomplete one, so it is written only from a complete
+//! listing. hfdl reads it for the same offline check. Bytes are stored by `layout`; this module
+//! only converts between them and the file list.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hub::RemoteFile;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TreeCache {
+    format_version: u32,
+    files: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    size: u64,
+    blob_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lfs_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lfs_size: Option<u64>,
+}
+
+/// Serialises a complete listing; `None` if some entry lacks what the format needs.
+pub(crate) fn to_bytes(files: &[RemoteFile]) -> Option<Vec<u8>> {
+    let mut map = BTreeMap::new();
+    for file in files {
+        let size = file.size?;
+        let entry = Entry {
+            size,
+            blob_id: file.blob_id.clone()?,
+            lfs_sha256: file.lfs.then(|| file.etag.to_string()),
+            lfs_size: file.lfs.then_some(size),
+        };
+        map.insert(file.path.to_string(), entry);
+    }
+    let cache = TreeCache {
+        format_version: 1,
+        files: map,
+    };
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    cache.serialize(&mut serializer).ok()?;
+    Some(out)
+}
+
+/// The paths a cached listing names, if it is valid.
+pub(crate) fn paths(bytes: &[u8]) -> Option<Vec<String>> {
+    let cache: TreeCache = serde_json::from_slice(bytes).ok()?;
+    (cache.format_version == 1).then(|| cache.files.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::{ETag, RepoPath};
+
+    #[test]
+    fn round_trips_in_the_official_format() {
+        let files = vec![
+            RemoteFile {
+                path: RepoPath::parse("m.bin").unwrap(),
+                size: Some(9),
+                etag: ETag::parse(&"a".repeat(64)).unwrap(),
+                blob_id: Some("b".repeat(40)),
+                lfs: true,
+            },
+            RemoteFile {
+                path: RepoPath::parse("c.json").unwrap(),
+                size: Some(2),
+                etag: ETag::parse(&"c".repeat(40)).unwrap(),
+                blob_id: Some("c".repeat(40)),
+                lfs: false,
+            },
+        ];
+        let bytes = to_bytes(&files).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with("{\n \"format_version\": 1,\n \"files\": {\n  \"c.json\""),
+            "{text}"
+        );
+        assert!(text.contains("\"lfs_sha256\""));
+        assert_eq!(paths(&bytes).unwrap(), ["c.json", "m.bin"]);
+    }
+}
