@@ -56,12 +56,8 @@ pub(crate) enum CacheCommand {
         targets: Vec<String>,
         #[command(flatten)]
         cache: CacheDirArg,
-        /// Show what would be deleted, delete nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Do not ask for confirmation.
-        #[arg(short = 'y', long)]
-        yes: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -69,17 +65,24 @@ pub(crate) enum CacheCommand {
     Prune {
         #[command(flatten)]
         cache: CacheDirArg,
-        /// Show what would be deleted, delete nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Do not ask for confirmation.
-        #[arg(short = 'y', long)]
-        yes: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
     /// Re-hash a cached revision (or a --local-dir) against the Hub's listing.
     Verify(Box<VerifyArgs>),
+}
+
+/// Safety switches of the commands that delete.
+#[derive(Debug, Args)]
+pub(crate) struct ConfirmArgs {
+    /// Show what would be deleted, delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub(crate) yes: bool,
 }
 
 /// Where the hub cache is.

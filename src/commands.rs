@@ -9,7 +9,7 @@ use clap::CommandFactory;
 
 use crate::cache_cmd;
 use crate::hub::HubClient;
-use crate::layout::write_atomic;
+use crate::layout::write_private;
 use crate::output;
 use crate::settings::{EnvReport, Other};
 
@@ -58,17 +58,10 @@ fn login(token: Option<String>, path: &Path) -> Result<()> {
     if token.is_empty() || token.contains(char::is_whitespace) {
         bail!("no valid token given (pass --token or pipe it on stdin)");
     }
-    write_atomic(path, token.as_bytes())
+    write_private(path, token.as_bytes())
         .with_context(|| format!("failed to write the token to `{}`", path.display()))?;
-    set_private(path)?;
     eprintln!("token saved to {}", path.display());
     Ok(())
-}
-
-fn set_private(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("failed to restrict `{}` to mode 0600", path.display()))
 }
 
 #[expect(clippy::print_stderr, reason = "the confirmation goes to stderr")]
@@ -95,13 +88,13 @@ async fn whoami(hub: HubClient, json: bool) -> Result<()> {
         output::line(&me.to_string());
     } else {
         let name = me.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        output::line(&name.to_string());
+        output::line(name);
     }
     Ok(())
 }
 
 fn print_env(report: &EnvReport, json: bool) {
-    let proxy = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let proxy = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), mask_password);
     let rows = [
         ("version", report.version.to_owned()),
         ("endpoint", report.endpoint.clone()),
@@ -131,5 +124,30 @@ fn print_env(report: &EnvReport, json: bool) {
         for (key, value) in rows {
             output::line(&format!("{key:<12} {value}"));
         }
+    }
+}
+
+/// A proxy URL with its password replaced by `***`.
+fn mask_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_passwords_are_masked() {
+        assert_eq!(
+            mask_password("http://u:secret@p:8080"),
+            "http://u:***@p:8080/"
+        );
+        assert_eq!(mask_password("http://p:8080"), "http://p:8080");
     }
 }

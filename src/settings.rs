@@ -547,7 +547,7 @@ pub(crate) enum CacheSettings {
         repo: Repo,
         revision: Revision,
         target: Target,
-        hub: HubConfig,
+        hub: Box<HubConfig>,
         json: bool,
     },
 }
@@ -618,25 +618,23 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
         CacheCommand::Rm {
             targets,
             cache,
-            dry_run,
-            yes,
+            confirm,
             output,
         } => CacheSettings::Rm {
             cache_dir: cache_dir(cache.cache_dir, paths, env)?,
             targets,
-            dry_run,
-            yes,
+            dry_run: confirm.dry_run,
+            yes: confirm.yes,
             json: wants_json(&output),
         },
         CacheCommand::Prune {
             cache,
-            dry_run,
-            yes,
+            confirm,
             output,
         } => CacheSettings::Prune {
             cache_dir: cache_dir(cache.cache_dir, paths, env)?,
-            dry_run,
-            yes,
+            dry_run: confirm.dry_run,
+            yes: confirm.yes,
             json: wants_json(&output),
         },
         CacheCommand::Verify(args) => {
@@ -653,7 +651,7 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
                 repo: reference.repo,
                 revision: reference.revision,
                 target,
-                hub: hub_config(args.hub.endpoint, args.hub.token, paths, env)?,
+                hub: Box::new(hub_config(args.hub.endpoint, args.hub.token, paths, env)?),
                 json: wants_json(&args.output),
             }
         }

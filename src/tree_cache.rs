@@ -61,7 +61,7 @@ pub(crate) fn paths(bytes: &[u8]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::{ETag, RepoPath};
+    use crate::repo::{Checksum, ETag, RepoPath};
 
     #[test]
     fn round_trips_in_the_official_format() {
@@ -72,6 +72,7 @@ mod tests {
                 etag: ETag::parse(&"a".repeat(64)).unwrap(),
                 blob_id: Some("b".repeat(40)),
                 lfs: true,
+                checksum: Checksum::Sha256,
             },
             RemoteFile {
                 path: RepoPath::parse("c.json").unwrap(),
@@ -79,6 +80,7 @@ mod tests {
                 etag: ETag::parse(&"c".repeat(40)).unwrap(),
                 blob_id: Some("c".repeat(40)),
                 lfs: false,
+                checksum: Checksum::GitSha1,
             },
         ];
         let bytes = to_bytes(&files).unwrap();

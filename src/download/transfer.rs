@@ -78,8 +78,8 @@ async fn in_place(ctx: &Arc<Ctx>, job: &Arc<FileJob>) -> Result<bool> {
         match ctx.layout.presence(&ctx.commit, &file.path, &file.etag) {
             Presence::Complete => Ok(true),
             Presence::Adopt => adopt().map(|()| true),
-            Presence::Unverified(path) if file.etag.checksum() != Checksum::None => {
-                let digest = File::open(&path).and_then(|f| hash_file(&f, file.etag.checksum()));
+            Presence::Unverified(path) if file.checksum != Checksum::None => {
+                let digest = File::open(&path).and_then(|f| hash_file(&f, file.checksum));
                 if digest.ok().flatten().as_deref() == Some(file.etag.as_str()) {
                     adopt().map(|()| true)
                 } else {
@@ -160,11 +160,8 @@ async fn transfer(ctx: &Arc<Ctx>, job: &Arc<FileJob>, id: usize, fresh: bool) ->
     });
     state.mark_done(0, 0);
     let hasher = {
-        let (file, prefix, checksum) = (
-            state.file.clone(),
-            state.prefix.clone(),
-            job.file.etag.checksum(),
-        );
+        let (file, prefix, checksum) =
+            (state.file.clone(), state.prefix.clone(), job.file.checksum);
         tokio::task::spawn_blocking(move || follow_prefix(&file, checksum, &prefix))
     };
     let result = run_workers(ctx, &state, split).await;
@@ -232,8 +229,9 @@ fn open_partial(
     let done = match journal::load(&p.journal, etag, size) {
         Some(done) => done.clamp(len),
         // A partial without a journal is trusted as a prefix only if it was never
-        // preallocated (an interrupted append-style download, e.g. huggingface_hub <= 1.17).
-        None if len < size => {
+        // preallocated (an interrupted append-style download, e.g. huggingface_hub <= 1.17);
+        // one whose journal describes other content is not trusted at all.
+        None if len < size && !p.journal.exists() => {
             let mut done = RangeSet::default();
             done.insert(0..len);
             done
@@ -261,12 +259,16 @@ fn preallocate(file: &File, size: u64) -> io::Result<()> {
 /// Runs the connections of one file until every byte is in, or one fails for good.
 async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: bool) -> Result<()> {
     let mut workers = 1;
+    let mut whole = None;
     if split {
-        if locate(ctx, state).await? {
-            workers = ctx.connections.min(state.plan.piece_count()).max(1);
-        } else {
-            state.single.store(true, Ordering::Release);
-            restart_single(state);
+        match locate(ctx, state).await? {
+            None => workers = ctx.connections.min(state.plan.piece_count()).max(1),
+            Some(body) => {
+                // Ranges are ignored: this full response becomes the one stream.
+                state.single.store(true, Ordering::Release);
+                restart_single(state);
+                whole = Some(body);
+            }
         }
     }
     let checkpointer = split.then(|| {
@@ -281,12 +283,18 @@ async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: bool) -> Res
     let class = if split { Class::Bulk } else { Class::Small };
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (ctx, state) = (ctx.clone(), state.clone());
-        set.spawn(async move { worker(&ctx, &state, class).await });
+        let (ctx, state, first) = (ctx.clone(), state.clone(), whole.take());
+        set.spawn(async move { worker(&ctx, &state, class, first).await });
     }
     let mut result = Ok(());
     while let Some(joined) = set.join_next().await {
-        if let Err(e) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
+        let outcome = match joined {
+            Ok(outcome) => outcome,
+            // Workers aborted after the first failure: that failure is the one to report.
+            Err(e) if e.is_cancelled() => continue,
+            Err(e) => Err(e.into()),
+        };
+        if let (Err(e), true) = (outcome, result.is_ok()) {
             result = Err(e);
             set.abort_all();
         }
@@ -308,16 +316,17 @@ async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: bool) -> Res
 }
 
 /// Learns the final (CDN) URL and whether the server honours ranges, with a 1-byte request.
-async fn locate(ctx: &Ctx, state: &FileState) -> Result<bool> {
+/// Returns the response itself when it is the whole file (the server ignores ranges).
+async fn locate(ctx: &Ctx, state: &FileState) -> Result<Option<FileBody>> {
     let _permit = ctx.pool.acquire(Class::Small).await;
     let mut backoff = Backoff::new(ctx.retry_base);
     loop {
         let url = state.url();
         match ctx.hub.open(&url, 0, Some(1), &state.subject).await {
             Ok(body) => {
+                state.set_url(body.url.clone());
                 let ranged = body.partial && !body.encoded;
-                state.set_url(body.url);
-                return Ok(ranged);
+                return Ok((!ranged).then_some(body));
             }
             Err(e) => retry_or_fail(ctx, state, &mut backoff, e).await?,
         }
@@ -375,17 +384,28 @@ async fn cancellable_sleep(ctx: &Ctx, delay: Duration) -> Result<()> {
     }
 }
 
-/// One connection's loop: take a piece, fetch it, repeat.
-async fn worker(ctx: &Ctx, state: &FileState, class: Class) -> Result<()> {
+/// One connection's loop: take a piece, fetch it, repeat. `first` is a response already
+/// open for the first piece.
+async fn worker(
+    ctx: &Ctx,
+    state: &FileState,
+    class: Class,
+    mut first: Option<FileBody>,
+) -> Result<()> {
     while let Some(piece) = state.plan.next() {
         let _permit = ctx.pool.acquire(class).await;
-        fetch_piece(ctx, state, &piece).await?;
+        fetch_piece(ctx, state, &piece, first.take()).await?;
     }
     Ok(())
 }
 
 /// Fetches one piece, retrying from the bytes already written.
-async fn fetch_piece(ctx: &Ctx, state: &FileState, piece: &Arc<Piece>) -> Result<()> {
+async fn fetch_piece(
+    ctx: &Ctx,
+    state: &FileState,
+    piece: &Arc<Piece>,
+    mut first: Option<FileBody>,
+) -> Result<()> {
     let mut backoff = Backoff::new(ctx.retry_base);
     loop {
         let pos = piece.pos.load(Ordering::Acquire);
@@ -393,7 +413,7 @@ async fn fetch_piece(ctx: &Ctx, state: &FileState, piece: &Arc<Piece>) -> Result
         if pos >= end {
             return Ok(());
         }
-        let (written, outcome) = stream(ctx, state, piece, pos, end).await;
+        let (written, outcome) = stream(ctx, state, piece, (pos, end), first.take()).await;
         if written > 0 {
             backoff.reset();
         }
@@ -421,12 +441,16 @@ async fn stream(
     ctx: &Ctx,
     state: &FileState,
     piece: &Piece,
-    pos: u64,
-    end: u64,
+    (pos, end): (u64, u64),
+    opened: Option<FileBody>,
 ) -> (u64, Result<(), StreamError>) {
     let url = state.url();
     let ranged_end = state.job.file.size.map(|_| end);
-    let mut body = match ctx.hub.open(&url, pos, ranged_end, &state.subject).await {
+    let opened = match opened {
+        Some(body) => Ok(body),
+        None => ctx.hub.open(&url, pos, ranged_end, &state.subject).await,
+    };
+    let mut body = match opened.and_then(|b| check_length(b, state.job.file.size)) {
         Ok(body) => body,
         Err(e) => return (0, Err(StreamError::Hub(e))),
     };
@@ -469,6 +493,20 @@ async fn stream(
         return (written, Err(StreamError::Hub(e)));
     }
     (written, Ok(()))
+}
+
+/// Refuses a whole-file answer whose length is not the file's (an error page served as a file).
+fn check_length(body: FileBody, size: Option<u64>) -> Result<FileBody, HubError> {
+    match (body.length, size) {
+        (Some(got), Some(expected)) if !body.partial && !body.encoded && got != expected => {
+            Err(HubError::WrongLength {
+                url: body.url,
+                got,
+                expected,
+            })
+        }
+        _ => Ok(body),
+    }
 }
 
 /// Replaces the plan by one piece from the end of the completed prefix.

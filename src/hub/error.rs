@@ -50,6 +50,12 @@ pub(crate) enum HubError {
     Transport { url: String, source: reqwest::Error },
     /// The body ended before the requested range did.
     Truncated { url: String, at: u64, end: u64 },
+    /// A whole-file answer of the wrong length (an error page served as the file).
+    WrongLength {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     /// No byte arrived for the stall timeout.
     Stalled { url: String, after: Duration },
     /// Offline mode (`HF_HUB_OFFLINE`) forbids the request.
@@ -65,7 +71,8 @@ impl HubError {
             Self::RateLimited { .. }
             | Self::Transport { .. }
             | Self::Stalled { .. }
-            | Self::Truncated { .. } => true,
+            | Self::Truncated { .. }
+            | Self::WrongLength { .. } => true,
             Self::Status { status, .. } => matches!(status, 408 | 500..=599),
             _ => false,
         }
@@ -110,7 +117,9 @@ impl HubError {
                 Some("unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) to allow downloads".into())
             }
             Self::Transport { .. } | Self::Stalled { .. } => Some(
-                "check the endpoint (`HF_ENDPOINT`) and your connection; rerun to resume".into(),
+                "check the endpoint (`HF_ENDPOINT`), the proxy and CA settings (`hfdl env`) and \
+                 your connection; rerun to resume"
+                    .into(),
             ),
             _ => None,
         }
@@ -171,6 +180,12 @@ impl fmt::Display for HubError {
                 write!(
                     f,
                     "the body from `{url}` ended at byte {at}, before byte {end}"
+                )
+            }
+            Self::WrongLength { url, got, expected } => {
+                write!(
+                    f,
+                    "`{url}` served {got} bytes instead of the file's {expected}"
                 )
             }
             Self::Stalled { url, after } => {

@@ -26,6 +26,11 @@ pub(crate) fn file_etag(headers: &HeaderMap) -> Option<ETag> {
         .and_then(ETag::parse)
 }
 
+/// Whether the response names the content's own etag (`X-Linked-Etag`).
+pub(crate) fn has_linked_etag(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-linked-etag")
+}
+
 /// The file's size: `X-Linked-Size`, else `Content-Length` unless the response is a redirect
 /// (whose length is that of the redirect body, not the file).
 pub(crate) fn file_size(headers: &HeaderMap, is_redirect: bool) -> Option<u64> {

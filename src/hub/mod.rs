@@ -21,7 +21,7 @@ use reqwest::{Client, Method, RequestBuilder, Response, Url, redirect};
 pub(crate) use error::{HubError, Subject};
 pub(crate) use types::{FileMeta, RemoteFile};
 
-use crate::repo::{CommitHash, Repo, RepoPath, Revision};
+use crate::repo::{Checksum, CommitHash, Repo, RepoPath, Revision};
 use error::{ErrorInfo, classify};
 use types::{RepoInfoJson, TreeEntryJson};
 
@@ -104,6 +104,8 @@ pub(crate) struct FileBody {
     pub(crate) start: u64,
     /// The file's size according to a 206's `Content-Range`.
     pub(crate) total: Option<u64>,
+    /// The body's `Content-Length`.
+    pub(crate) length: Option<u64>,
     /// The body is compressed (so its length says nothing about the file).
     pub(crate) encoded: bool,
     /// The server answered the range with 206.
@@ -134,12 +136,24 @@ fn extra_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>> 
     };
     let pem = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read the CA bundle `{}`: {e}", path.display()))?;
-    reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| anyhow::anyhow!("invalid CA bundle `{}`: {e}", path.display()))
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow::anyhow!("invalid CA bundle `{}`: {e}", path.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("the CA bundle `{}` holds no certificate", path.display());
+    }
+    Ok(certs)
 }
 
 /// Explicit proxies from the settings (the environment is read only in `settings`).
 fn proxies(config: &ProxyConfig) -> anyhow::Result<Vec<reqwest::Proxy>> {
+    // `NO_PROXY=*` turns proxies off for every host, as in curl and requests.
+    let no_proxy_all = config
+        .no_proxy
+        .as_deref()
+        .is_some_and(|v| v.split(',').any(|e| e.trim() == "*"));
+    if no_proxy_all {
+        return Ok(Vec::new());
+    }
     let no_proxy = config
         .no_proxy
         .as_deref()
@@ -382,13 +396,22 @@ impl HubClient {
             malformed("no `X-Repo-Commit` header; is the endpoint a Hugging Face Hub (or mirror)?")
         })?;
         let etag = headers::file_etag(h).ok_or_else(|| malformed("no usable `ETag` header"))?;
-        let size = headers::file_size(h, response.status().is_redirection());
+        let redirect = response.status().is_redirection();
+        let size = headers::file_size(h, redirect);
+        // A redirect without `X-Linked-Etag` carries the LFS pointer's etag: it still names
+        // the blob (as in the official client) but says nothing about the content.
+        let checksum = if redirect && !headers::has_linked_etag(h) {
+            Checksum::None
+        } else {
+            etag.checksum()
+        };
         let file = RemoteFile {
             path: path.clone(),
             size,
-            lfs: etag.checksum() == crate::repo::Checksum::Sha256,
+            lfs: etag.checksum() == Checksum::Sha256,
             etag,
             blob_id: None,
+            checksum,
         };
         Ok(FileMeta { commit, file })
     }
@@ -451,12 +474,14 @@ impl HubClient {
                 what: format!("unexpected status {} for file content", response.status()),
             });
         };
+        let length = response.content_length();
         Ok(FileBody {
             response,
             stall_timeout: self.config.stall_timeout,
             url: final_url,
             start: body_start,
             total,
+            length,
             encoded,
             partial,
         })

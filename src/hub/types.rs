@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::repo::{CommitHash, ETag, RepoPath};
+use crate::repo::{Checksum, CommitHash, ETag, RepoPath};
 
 /// A file of the repository at a commit, as the tree listing (or a HEAD) describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub(crate) struct RemoteFile {
     pub(crate) blob_id: Option<String>,
     /// The content is stored in LFS (its etag is then the sha256).
     pub(crate) lfs: bool,
+    /// How the content can be checked: what the etag is a digest of, if anything.
+    pub(crate) checksum: Checksum,
 }
 
 /// `GET /api/{type}s/{repo}/revision/{rev}`.
@@ -60,6 +62,7 @@ impl TreeEntryJson {
         Ok(Some(RemoteFile {
             path,
             size,
+            checksum: etag.checksum(),
             etag,
             blob_id: self.oid.clone(),
             lfs: self.lfs.is_some(),

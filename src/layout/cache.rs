@@ -19,7 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fs::{symlink_relative, write_atomic};
+use super::fs::{symlink_relative, write_atomic, write_private};
 use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
 
 /// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
@@ -114,7 +114,7 @@ impl CacheLayout {
 
     /// Stores the listing of a commit (mode 0600, like the official client).
     pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
-        write_atomic(&self.tree_path(commit), bytes)
+        write_private(&self.tree_path(commit), bytes)
     }
 
     /// Returns true if the snapshot folder exists.

@@ -20,13 +20,27 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename. The file
+/// gets the umask's default mode (usually 0644), like the official client's files.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, bytes, 0o666)
+}
+
+/// [`write_atomic`] for files only the owner may read (the token, the listing cache).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .expect("atomic writes target a file in a directory");
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_data()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -72,11 +86,7 @@ impl FileLock {
     /// Blocks until the lock at `path` is ours.
     pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
         fs::create_dir_all(path.parent().expect("a lock file lives in a directory"))?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
+        let file = open_lock_file(path)?;
         lock_flock(&file)?;
         let owner = owner_path(path);
         claim_owner_file(&owner)?;
@@ -99,7 +109,22 @@ impl Drop for FileLock {
     }
 }
 
-fn owner_path(lock: &Path) -> PathBuf {
+/// Opens (creating with mode 0664, as huggingface_hub's `filelock` does) a lock file.
+fn open_lock_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::PermissionsExt;
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => {
+            let _ = file.set_permissions(fs::Permissions::from_mode(0o664));
+            Ok(file)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().write(true).open(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn owner_path(lock: &Path) -> PathBuf {
     let mut name = lock
         .file_name()
         .expect("lock path has a name")
@@ -142,7 +167,7 @@ fn claim_owner_file(owner: &Path) -> io::Result<()> {
 }
 
 /// An owner file whose process is gone (same host) or whose heartbeat stopped.
-fn is_stale(owner: &Path) -> bool {
+pub(super) fn is_stale(owner: &Path) -> bool {
     let Ok(meta) = fs::metadata(owner) else {
         return false;
     };

@@ -7,13 +7,18 @@
 mod cache;
 mod fs;
 mod local_dir;
+mod scan;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub(crate) use cache::CacheLayout;
-pub(crate) use fs::{FileLock, write_atomic};
+pub(crate) use fs::{FileLock, write_atomic, write_private};
 pub(crate) use local_dir::LocalDirLayout;
+pub(crate) use scan::{
+    CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
+    REPO_TYPES, claim, local_files, scan_cache,
+};
 
 use crate::repo::{CommitHash, ETag, RepoPath};
 

@@ -12,5 +12,21 @@ mod download;
 // Error messages, hints and exit codes.
 mod errors;
 
+// Sharing caches and local dirs with the official client, both ways; olah as a real server.
+mod interop;
+
+// Faults and interruptions: retries, stalls, corruption, crashes, Ctrl-C, concurrent runs,
+// mirror quirks and hostile input.
+mod faults;
+
 // The toolbox around downloads: offline, dry-run, JSON, references, auth, env, completions.
 mod toolbox;
+
+// Proxies, TLS with a private CA, timeouts from the environment, `hfdl env`, secrets.
+mod network;
+
+// The real all-MiniLM-L6-v2 files through the fake Hub, loaded by transformers offline.
+mod real_model;
+
+// `hfdl cache ls|rm|prune|verify`, judged by the official client's cache scanner.
+mod cache_cmd;

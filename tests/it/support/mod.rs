@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake_hub;
+pub mod net;
 pub mod python;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ const SCRUBBED: &[&str] = &[
     "all_proxy",
     "NO_PROXY",
     "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
 ];
 
 /// A private `HF_HOME` and an endpoint to run `hfdl` against.
