@@ -204,32 +204,46 @@ pub(crate) async fn run(
         cancel: cancel.subscribe(),
     });
     let slots = Arc::new(Semaphore::new(options.max_workers.max(1)));
+    let mut stop = cancel.subscribe();
     let mut set = tokio::task::JoinSet::new();
     for (index, job) in ordered.into_iter().enumerate() {
-        let (ctx, slots) = (ctx.clone(), slots.clone());
+        // Slots are taken in plan order, so files start in the order `schedule` chose.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("slots are never closed"),
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        let (ctx, cancel) = (ctx.clone(), cancel.clone());
         set.spawn(async move {
-            let _slot = slots.acquire().await.expect("slots are never closed");
-            let large = is_large(&job, ctx.tuning);
-            let id = ctx
-                .reporter
-                .file_started(job.file.path.as_str(), job.file.size);
-            let file = job.file.clone();
-            let outcome = transfer::fetch(ctx.clone(), Arc::new(job), id).await;
-            if !large {
-                ctx.pool.small_done();
+            let outcome = fetch_one(&ctx, job).await;
+            if outcome.is_err() {
+                let _ = cancel.send(true);
             }
-            if let Ok(o) = &outcome {
-                let skipped = if *o == Outcome::Present {
-                    file.size.unwrap_or(0)
-                } else {
-                    0
-                };
-                ctx.reporter.file_done(id, skipped);
-            }
-            (index, outcome.map(|outcome| FileResult { file, outcome }))
+            drop(slot);
+            (index, outcome)
         });
     }
     collect(set, &cancel).await
+}
+
+/// Fetches one file and reports it.
+async fn fetch_one(ctx: &Arc<Ctx>, job: FileJob) -> Result<FileResult> {
+    let large = is_large(&job, ctx.tuning);
+    let id = ctx
+        .reporter
+        .file_started(job.file.path.as_str(), job.file.size);
+    let file = job.file.clone();
+    let outcome = transfer::fetch(ctx.clone(), Arc::new(job), id).await;
+    if !large {
+        ctx.pool.small_done();
+    }
+    let outcome = outcome?;
+    let skipped = if outcome == Outcome::Present {
+        file.size.unwrap_or(0)
+    } else {
+        0
+    };
+    ctx.reporter.file_done(id, skipped);
+    Ok(FileResult { file, outcome })
 }
 
 /// Gathers results in listing order; on the first failure, cancels the rest and lets them

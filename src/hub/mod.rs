@@ -213,7 +213,13 @@ impl HubClient {
         };
         Ok(Self {
             api: builder().redirect(api_policy).build()?,
-            data: builder().redirect(redirect::Policy::limited(10)).build()?,
+            // Bulk bytes stay on HTTP/1.1: a mirror's per-connection cap applies per TCP
+            // stream, and HTTP/2 would multiplex every range onto one. Metadata may use
+            // HTTP/2 where the host offers it over TLS.
+            data: builder()
+                .redirect(redirect::Policy::limited(10))
+                .http1_only()
+                .build()?,
             endpoint,
             config,
         })

@@ -1216,3 +1216,100 @@ fn invalid_revision_is_named() {
             .exists()
     );
 }
+
+/// A small tmpfs mounted for one test (root only); unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: PathBuf, options: &str) -> Option<Self> {
+        fs::create_dir_all(&at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&at)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(Self(at))
+    }
+
+    fn remount(&self, options: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn full_disk_is_a_clear_error_and_keeps_what_was_downloaded() {
+    let small = bytes(3 * MIB, 41);
+    let big = bytes(10 * MIB, 42);
+    let hub = FakeHub::builder()
+        .model("org/m", |r| {
+            r.lfs("a-small.bin", &small).lfs("b-big.bin", &big)
+        })
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let Some(disk) = Tmpfs::mount(env.path("disk"), "size=8m") else {
+        return skip("full disk: cannot mount a tmpfs here (not root?)");
+    };
+    let dir = disk.0.join("out");
+    let args = [
+        "download",
+        "org/m",
+        "--local-dir",
+        s(&dir),
+        "--max-workers",
+        "1",
+    ];
+    let out = run_fail(env.hfdl().args(args));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no space left"), "{err}");
+    assert!(err.contains("hint: free some space"), "{err}");
+    assert!(
+        !dir.join("b-big.bin").exists(),
+        "nothing incomplete at the final path"
+    );
+    assert_eq!(sha256_of_file(&dir.join("a-small.bin")), sha256_hex(&small));
+    disk.remount("size=32m");
+    hub.clear_requests();
+    run_ok(env.hfdl().args(args));
+    assert_eq!(sha256_of_file(&dir.join("b-big.bin")), sha256_hex(&big));
+    let cdn = served(&file_gets(&hub, Origin::Cdn));
+    note(
+        "full disk, then rerun with room (the small file is kept)",
+        cdn,
+        big.len(),
+    );
+    assert!(
+        cdn < (big.len() + small.len()) as u64,
+        "the finished file is not fetched again"
+    );
+}
+
+#[test]
+fn read_only_filesystem_is_a_clear_error() {
+    let hub = FakeHub::builder()
+        .model("org/m", |r| r.file("a.txt", b"a"))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let Some(disk) = Tmpfs::mount(env.path("ro"), "size=1m,ro") else {
+        return skip("read-only filesystem: cannot mount a tmpfs here (not root?)");
+    };
+    let out = run_fail(
+        env.hfdl()
+            .args(["download", "org/m", "--local-dir", s(&disk.0)]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains(s(&disk.0)), "names the directory:\n{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+}
