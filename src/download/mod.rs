@@ -4,6 +4,7 @@
 //! The only module that knows both HTTP (through `hub`) and disk (through `layout`). It builds
 //! no URLs, hard-codes no paths and never prints: progress goes through [`Reporter`].
 
+mod commit;
 mod journal;
 mod pool;
 mod ranges;
@@ -102,9 +103,9 @@ pub(crate) struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            split_threshold: 16 << 20,
-            piece_size: 32 << 20,
-            min_split: 4 << 20,
+            split_threshold: 8 << 20,
+            piece_size: 8 << 20,
+            min_split: 1 << 20,
         }
     }
 }
@@ -129,6 +130,8 @@ pub(crate) struct Ctx {
     pub(crate) force: bool,
     pub(crate) tuning: Tuning,
     pub(crate) retry_base: Duration,
+    /// Makes finished small files durable in batches.
+    pub(crate) committer: commit::Committer,
     /// Becomes true when the run must stop (Ctrl-C or another file failed).
     pub(crate) cancel: watch::Receiver<bool>,
 }
@@ -202,6 +205,7 @@ pub(crate) async fn run(
         force: options.force,
         tuning,
         cancel: cancel.subscribe(),
+        committer: commit::Committer::start(),
     });
     let slots = Arc::new(Semaphore::new(options.max_workers.max(1)));
     let mut stop = cancel.subscribe();

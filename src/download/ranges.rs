@@ -4,8 +4,14 @@
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A range in flight is split only if it would take longer than this to finish at its rate:
+/// on a fast link a split wastes what the server has already sent, on a slow one it saves
+/// the tail.
+const SPLIT_IF_SLOWER_THAN: Duration = Duration::from_secs(2);
 
 /// A set of disjoint, sorted, non-adjacent half-open ranges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -80,6 +86,8 @@ pub(crate) struct Piece {
     pub(crate) pos: AtomicU64,
     /// Exclusive end; only ever lowered.
     pub(crate) end: AtomicU64,
+    begin: u64,
+    started: Instant,
 }
 
 impl Piece {
@@ -87,7 +95,25 @@ impl Piece {
         Arc::new(Self {
             pos: AtomicU64::new(r.start),
             end: AtomicU64::new(r.end),
+            begin: r.start,
+            started: Instant::now(),
         })
+    }
+
+    /// How long the rest will take at the rate so far; `None` while too young to tell.
+    fn time_left(&self) -> Option<Duration> {
+        let elapsed = self.started.elapsed();
+        let done = self.pos.load(Ordering::Acquire).saturating_sub(self.begin);
+        if elapsed < Duration::from_millis(500) {
+            return None;
+        }
+        if done == 0 {
+            return Some(Duration::MAX);
+        }
+        let rate = done as f64 / elapsed.as_secs_f64();
+        Some(Duration::from_secs_f64(
+            (self.remaining() as f64 / rate).min(1e9),
+        ))
     }
 
     fn remaining(&self) -> u64 {
@@ -103,12 +129,25 @@ struct Queue {
     active: Vec<Arc<Piece>>,
 }
 
+/// What a connection should do next.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Fetch this piece.
+    Piece(Arc<Piece>),
+    /// Nothing to take now, but a piece in flight may become worth splitting.
+    Wait,
+    /// Nothing left for another connection.
+    Done,
+}
+
 /// The work list of one file.
 #[derive(Debug)]
 pub(crate) struct Plan {
     queue: Mutex<Queue>,
     /// Pieces smaller than twice this are not split further.
     min_split: u64,
+    /// One stream fetches the file (the server ignores ranges): never split.
+    single: AtomicBool,
 }
 
 impl Plan {
@@ -129,6 +168,7 @@ impl Plan {
                 active: Vec::new(),
             }),
             min_split,
+            single: AtomicBool::new(false),
         }
     }
 
@@ -136,31 +176,43 @@ impl Plan {
         self.queue.lock().expect("plan").pending.len()
     }
 
-    /// The next piece to fetch: a queued one, else the upper half of the largest in flight.
-    pub(crate) fn next(&self) -> Option<Arc<Piece>> {
+    /// The next piece to fetch: a queued one, else the upper half of the slowest in flight.
+    pub(crate) fn next(&self) -> Next {
         let mut q = self.queue.lock().expect("plan");
         q.active.retain(|p| p.remaining() > 0);
         if let Some(r) = q.pending.pop_front() {
             let piece = Piece::new(r);
             q.active.push(piece.clone());
-            return Some(piece);
+            return Next::Piece(piece);
         }
-        let victim = q.active.iter().max_by_key(|p| p.remaining())?.clone();
-        let remaining = victim.remaining();
-        if remaining < 2 * self.min_split {
-            return None;
+        if self.single.load(Ordering::Acquire) {
+            return Next::Done;
+        }
+        let splittable = q
+            .active
+            .iter()
+            .filter(|p| p.remaining() >= 2 * self.min_split);
+        let Some(victim) = splittable
+            .max_by_key(|p| (p.time_left().unwrap_or_default(), p.remaining()))
+            .cloned()
+        else {
+            return Next::Done;
+        };
+        if victim.time_left().is_none_or(|t| t < SPLIT_IF_SLOWER_THAN) {
+            return Next::Wait;
         }
         let pos = victim.pos.load(Ordering::Acquire);
         let old_end = victim.end.load(Ordering::Acquire);
-        let mid = pos + remaining / 2;
+        let mid = pos + (old_end - pos) / 2;
         victim.end.store(mid, Ordering::Release);
         let piece = Piece::new(mid..old_end);
         q.active.push(piece.clone());
-        Some(piece)
+        Next::Piece(piece)
     }
 
     /// Replaces every piece by `r` (the server ignores ranges; one stream fetches the rest).
     pub(crate) fn restart(&self, r: Range<u64>) {
+        self.single.store(true, Ordering::Release);
         let mut q = self.queue.lock().expect("plan");
         q.pending.clear();
         for p in q.active.drain(..) {
@@ -193,15 +245,22 @@ mod tests {
     }
 
     #[test]
-    fn plans_split_then_steal() {
+    fn plans_split_then_steal_only_slow_pieces() {
         let plan = Plan::new(std::slice::from_ref(&(0..100)), 40, 10);
         assert_eq!(plan.piece_count(), 3);
-        let a = plan.next().unwrap();
-        let _b = plan.next().unwrap();
-        let c = plan.next().unwrap();
+        let take = |plan: &Plan| match plan.next() {
+            Next::Piece(p) => p,
+            other => panic!("expected a piece, got {other:?}"),
+        };
+        let a = take(&plan);
+        let _b = take(&plan);
+        let c = take(&plan);
         assert_eq!(c.end.load(Ordering::Relaxed), 100);
-        // Nothing queued: the largest in flight (a or b, 40 bytes) is split in half.
-        let d = plan.next().unwrap();
+        // Nothing queued, and nothing in flight is known to be slow yet.
+        assert!(matches!(plan.next(), Next::Wait));
+        std::thread::sleep(Duration::from_millis(600));
+        // No byte arrived for 600 ms: the largest is split in half.
+        let d = take(&plan);
         assert_eq!(
             d.end.load(Ordering::Relaxed) - d.pos.load(Ordering::Relaxed),
             20
@@ -213,7 +272,7 @@ mod tests {
     #[test]
     fn small_remainders_are_not_split() {
         let plan = Plan::new(std::slice::from_ref(&(0..15)), 40, 10);
-        let _a = plan.next().unwrap();
-        assert!(plan.next().is_none());
+        let _a = plan.next();
+        assert!(matches!(plan.next(), Next::Done));
     }
 }

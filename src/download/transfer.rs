@@ -17,11 +17,11 @@ use tokio::sync::watch;
 
 use super::journal;
 use super::pool::Class;
-use super::ranges::{Piece, Plan, RangeSet};
-use super::verify::{Prefix, follow_prefix, hash_file};
+use super::ranges::{Next, Piece, Plan, RangeSet};
+use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
 use super::{ChecksumMismatch, Ctx, FileJob, Interrupted, Outcome};
 use crate::hub::{FileBody, HubError, Subject};
-use crate::layout::{FileLock, Partial, Presence};
+use crate::layout::{FileLock, Partial, Presence, ensure_dir};
 use crate::repo::Checksum;
 use crate::retry::Backoff;
 
@@ -33,26 +33,20 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, job: Arc<FileJob>, id: usize) -> Result
     if !ctx.force && in_place(&ctx, &job).await? {
         return Ok(Outcome::Present);
     }
-    let lock_path = ctx.layout.lock_path(&job.file.path, &job.file.etag);
-    let _lock = tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
-        .await?
-        .with_context(|| format!("failed to lock `{}`", job.file.path))?;
-    if !ctx.force && in_place(&ctx, &job).await? {
-        return Ok(Outcome::Present);
-    }
     let mut fresh = ctx.force;
     for attempt in 0.. {
-        match transfer(&ctx, &job, id, fresh).await {
-            Ok(partial) => {
-                let (layout, commit, file) =
-                    (ctx.layout.clone(), ctx.commit.clone(), job.file.clone());
-                tokio::task::spawn_blocking(move || {
-                    layout.finalize(&partial.data, &file.etag, &commit, &file.path)?;
-                    let _ = std::fs::remove_file(&partial.journal);
-                    io::Result::Ok(())
-                })
-                .await?
-                .with_context(|| format!("failed to move `{}` into place", job.file.path))?;
+        let Some(started) = start(&ctx, &job, fresh).await? else {
+            return Ok(Outcome::Present);
+        };
+        let (lock, partial) = (started.lock, started.partial);
+        let outcome = transfer(&ctx, &job, id, started.file, started.done, &partial).await;
+        if outcome.is_err() && !is_split(&ctx, &job) {
+            // A small file's partial is its own and is never resumed.
+            let _ = std::fs::remove_file(&partial.data);
+        }
+        match outcome {
+            Ok(file) => {
+                finish(&ctx, &job, file, partial, lock).await?;
                 return Ok(Outcome::Downloaded);
             }
             Err(e) if attempt == 0 && e.is::<ChecksumMismatch>() => {
@@ -65,31 +59,116 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, job: Arc<FileJob>, id: usize) -> Result
     unreachable!("the loop returns")
 }
 
+/// A file locked and opened for download, with what of it is already done.
+struct Started {
+    lock: FileLock,
+    file: File,
+    done: RangeSet,
+    partial: Partial,
+}
+
+/// Takes the file's lock, checks again whether someone finished it meanwhile, and opens the
+/// partial file; one trip to the blocking pool. `None` if the file is now in place.
+///
+/// A large file gets the full lock (`flock` plus an owner file) and a shared partial that any
+/// later run resumes. A small file gets a partial of its own, so its correctness never depends
+/// on the lock; `flock` only spares downloading the same bytes twice.
+async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option<Started>> {
+    let (ctx, job) = (ctx.clone(), job.clone());
+    tokio::task::spawn_blocking(move || {
+        let large = is_split(&ctx, &job);
+        let lock_path = ctx.layout.lock_path(&job.file.path, &job.file.etag);
+        let lock = if large {
+            FileLock::acquire(&lock_path)
+        } else {
+            FileLock::acquire_flock_only(&lock_path)
+        }
+        .with_context(|| format!("failed to lock `{}`", job.file.path))?;
+        if !ctx.force && in_place_blocking(&ctx, &job)? {
+            return Ok(None);
+        }
+        let partial = if large {
+            ctx.layout.partial(&job.file.path, &job.file.etag)
+        } else {
+            ctx.layout.private_partial(&job.file.path, &job.file.etag)
+        };
+        let (file, done) =
+            open_partial(&partial, &job.file.etag, job.file.size, fresh || !large)
+                .with_context(|| format!("failed to prepare `{}`", partial.data.display()))?;
+        Ok(Some(Started {
+            lock,
+            file,
+            done,
+            partial,
+        }))
+    })
+    .await?
+}
+
+/// Is this file fetched as several ranges (and resumable across runs)?
+fn is_split(ctx: &Ctx, job: &FileJob) -> bool {
+    job.file
+        .size
+        .is_some_and(|s| s > ctx.tuning.split_threshold)
+}
+
+/// Syncs the verified file, moves it into place and releases the lock. Small files are synced
+/// together with others (group commit); a failed one leaves no partial of its own behind.
+async fn finish(
+    ctx: &Arc<Ctx>,
+    job: &Arc<FileJob>,
+    file: Arc<File>,
+    partial: Partial,
+    lock: FileLock,
+) -> Result<()> {
+    let (layout, commit, remote) = (ctx.layout.clone(), ctx.commit.clone(), job.file.clone());
+    let large = is_split(ctx, job);
+    let finalize = move || -> Result<()> {
+        layout
+            .finalize(&partial.data, &remote.etag, &commit, &remote.path)
+            .with_context(|| format!("failed to move `{}` into place", remote.path))?;
+        let _ = std::fs::remove_file(&partial.journal);
+        drop(lock);
+        Ok(())
+    };
+    if large {
+        tokio::task::spawn_blocking(move || {
+            file.sync_data()
+                .context("failed to sync the downloaded file")?;
+            finalize()
+        })
+        .await?
+    } else {
+        ctx.committer.commit(file, Box::new(finalize)).await
+    }
+}
+
 /// Is the file already there (adopting content that only lacks a link or a record)?
 async fn in_place(ctx: &Arc<Ctx>, job: &Arc<FileJob>) -> Result<bool> {
     let (ctx, job) = (ctx.clone(), job.clone());
-    tokio::task::spawn_blocking(move || {
-        let file = &job.file;
-        let adopt = || {
-            ctx.layout
-                .adopt(&file.etag, &ctx.commit, &file.path)
-                .with_context(|| format!("failed to record `{}`", file.path))
-        };
-        match ctx.layout.presence(&ctx.commit, &file.path, &file.etag) {
-            Presence::Complete => Ok(true),
-            Presence::Adopt => adopt().map(|()| true),
-            Presence::Unverified(path) if file.checksum != Checksum::None => {
-                let digest = File::open(&path).and_then(|f| hash_file(&f, file.checksum));
-                if digest.ok().flatten().as_deref() == Some(file.etag.as_str()) {
-                    adopt().map(|()| true)
-                } else {
-                    Ok(false)
-                }
+    tokio::task::spawn_blocking(move || in_place_blocking(&ctx, &job)).await?
+}
+
+fn in_place_blocking(ctx: &Ctx, job: &FileJob) -> Result<bool> {
+    let file = &job.file;
+    let adopt = || {
+        ctx.layout
+            .adopt(&file.etag, &ctx.commit, &file.path)
+            .with_context(|| format!("failed to record `{}`", file.path))
+    };
+    match ctx.layout.presence(&ctx.commit, &file.path, &file.etag) {
+        Presence::Complete => Ok(true),
+        Presence::Adopt => adopt().map(|()| true),
+        Presence::Unverified(path) if file.checksum != Checksum::None => {
+            let digest = File::open(&path).and_then(|f| hash_file(&f, file.checksum));
+            if digest.ok().flatten().as_deref() == Some(file.etag.as_str()) {
+                adopt().map(|()| true)
+            } else {
+                Ok(false)
             }
-            Presence::Unverified(_) | Presence::Missing => Ok(false),
         }
-    })
-    .await?
+        Presence::Unverified(_) | Presence::Missing => Ok(false),
+    }
 }
 
 /// The shared state of one file's transfer.
@@ -106,6 +185,8 @@ struct FileState {
     subject: Subject,
     /// The server ignores ranges: one stream fetches the file.
     single: AtomicBool,
+    /// The digest of a sequential download, computed as it is written.
+    inline: Option<Mutex<InlineHash>>,
 }
 
 impl FileState {
@@ -129,14 +210,14 @@ impl FileState {
 }
 
 /// Downloads the missing parts of one file into its partial file and verifies it.
-async fn transfer(ctx: &Arc<Ctx>, job: &Arc<FileJob>, id: usize, fresh: bool) -> Result<Partial> {
-    let partial = ctx.layout.partial(&job.file.path, &job.file.etag);
-    let (file, done) = {
-        let (p, etag, size) = (partial.clone(), job.file.etag.clone(), job.file.size);
-        tokio::task::spawn_blocking(move || open_partial(&p, &etag, size, fresh))
-            .await?
-            .with_context(|| format!("failed to prepare `{}`", partial.data.display()))?
-    };
+async fn transfer(
+    ctx: &Arc<Ctx>,
+    job: &Arc<FileJob>,
+    id: usize,
+    file: File,
+    done: RangeSet,
+    partial: &Partial,
+) -> Result<Arc<File>> {
     ctx.reporter.resumed(id, done.len());
     let size = job.file.size;
     let whole = size.unwrap_or(u64::MAX);
@@ -146,6 +227,10 @@ async fn transfer(ctx: &Arc<Ctx>, job: &Arc<FileJob>, id: usize, fresh: bool) ->
     } else {
         whole
     };
+    // One sequential stream from byte 0 is hashed as it is written; anything else is hashed
+    // by a reader following the completed prefix.
+    let inline = (!split && done.len() == 0 && size.is_some())
+        .then(|| Mutex::new(InlineHash::new(job.file.checksum, whole)));
     let state = Arc::new(FileState {
         job: job.clone(),
         id,
@@ -157,31 +242,47 @@ async fn transfer(ctx: &Arc<Ctx>, job: &Arc<FileJob>, id: usize, fresh: bool) ->
         url: Mutex::new(job.url.clone()),
         subject: ctx.subject_for(&job.file.path),
         single: AtomicBool::new(false),
+        inline,
     });
     state.mark_done(0, 0);
-    let hasher = {
+    let hasher = state.inline.is_none().then(|| {
         let (file, prefix, checksum) =
             (state.file.clone(), state.prefix.clone(), job.file.checksum);
         tokio::task::spawn_blocking(move || follow_prefix(&file, checksum, &prefix))
-    };
+    });
     let result = run_workers(ctx, &state, split).await;
     if let Err(e) = result {
         state.prefix.cancel();
-        let _ = hasher.await;
+        if let Some(hasher) = hasher {
+            let _ = hasher.await;
+        }
         if size.is_some() {
             let _ = checkpoint(&state).await;
         }
         return Err(e);
     }
-    let digest = hasher
-        .await?
-        .context("failed to read back the partial file")?;
+    let digest = match hasher {
+        Some(hasher) => hasher.await?,
+        None => inline_digest(&state).await,
+    }
+    .context("failed to read back the partial file")?;
     verify(&state, digest)?;
-    let file = state.file.clone();
-    tokio::task::spawn_blocking(move || file.sync_data())
-        .await?
-        .context("failed to sync the downloaded file")?;
-    Ok(partial)
+    Ok(state.file.clone())
+}
+
+/// The digest of a file hashed while it was written, or read back if that went out of order.
+async fn inline_digest(state: &Arc<FileState>) -> io::Result<Option<String>> {
+    let inline = state.inline.as_ref().expect("inline hashing was chosen");
+    let hash = std::mem::replace(
+        &mut *inline.lock().expect("inline hash"),
+        InlineHash::spent(),
+    );
+    let len = state.done.lock().expect("done").len();
+    if let Some(digest) = hash.finish(len) {
+        return Ok(digest);
+    }
+    let (file, checksum) = (state.file.clone(), state.job.file.checksum);
+    tokio::task::spawn_blocking(move || hash_file(&file, checksum)).await?
 }
 
 /// Checks the digest against the etag.
@@ -206,16 +307,21 @@ fn open_partial(
     fresh: bool,
 ) -> io::Result<(File, RangeSet)> {
     if let Some(dir) = p.data.parent() {
-        std::fs::create_dir_all(dir)?;
+        ensure_dir(dir)?;
     }
     if fresh || size.is_none() {
-        let _ = std::fs::remove_file(&p.journal);
+        if p.journal.exists() {
+            std::fs::remove_file(&p.journal)?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(&p.data)?;
+        if let Some(size) = size.filter(|s| *s > 0) {
+            preallocate(&file, size)?;
+        }
         return Ok((file, RangeSet::default()));
     }
     let size = size.expect("checked above");
@@ -392,11 +498,16 @@ async fn worker(
     class: Class,
     mut first: Option<FileBody>,
 ) -> Result<()> {
-    while let Some(piece) = state.plan.next() {
-        let _permit = ctx.pool.acquire(class).await;
-        fetch_piece(ctx, state, &piece, first.take()).await?;
+    loop {
+        match state.plan.next() {
+            Next::Piece(piece) => {
+                let _permit = ctx.pool.acquire(class).await;
+                fetch_piece(ctx, state, &piece, first.take()).await?;
+            }
+            Next::Wait => cancellable_sleep(ctx, Duration::from_millis(250)).await?,
+            Next::Done => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// Fetches one piece, retrying from the bytes already written.
@@ -582,6 +693,12 @@ impl<'a> Writer<'a> {
             self.clipped = true;
         }
         if len > 0 {
+            if let Some(inline) = &self.state.inline {
+                inline
+                    .lock()
+                    .expect("inline hash")
+                    .update(self.cursor, &self.buf[..len]);
+            }
             self.state
                 .file
                 .write_all_at(&self.buf[..len], self.cursor)

@@ -72,6 +72,47 @@ pub(crate) fn hash_file(file: &File, checksum: Checksum) -> std::io::Result<Opti
     Ok(hasher.finish())
 }
 
+/// A digest fed by the writer of a sequential download, in order from byte 0.
+pub(crate) struct InlineHash {
+    hasher: Option<Hasher>,
+    /// Bytes hashed so far; a write anywhere else spoils the digest.
+    at: u64,
+}
+
+impl InlineHash {
+    pub(crate) fn new(checksum: Checksum, len: u64) -> Self {
+        Self {
+            hasher: Some(Hasher::new(checksum, len)),
+            at: 0,
+        }
+    }
+
+    /// One that has been finished already.
+    pub(crate) fn spent() -> Self {
+        Self {
+            hasher: None,
+            at: 0,
+        }
+    }
+
+    /// Feeds bytes written at `offset`.
+    pub(crate) fn update(&mut self, offset: u64, bytes: &[u8]) {
+        match &mut self.hasher {
+            Some(h) if offset == self.at => {
+                h.update(bytes);
+                self.at += bytes.len() as u64;
+            }
+            _ => self.hasher = None,
+        }
+    }
+
+    /// The digest if exactly `len` bytes were fed in order; `None` if it must be read back.
+    pub(crate) fn finish(self, len: u64) -> Option<Option<String>> {
+        let hasher = self.hasher.filter(|_| self.at == len)?;
+        Some(hasher.finish())
+    }
+}
+
 /// How far the contiguous completed prefix reaches, shared by writers and the hasher.
 #[derive(Debug, Default)]
 struct PrefixState {

@@ -19,7 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fs::{symlink_relative, write_atomic, write_private};
+use super::fs::{symlink_relative, write_atomic, write_durable, write_private};
 use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
 
 /// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
@@ -100,7 +100,7 @@ impl CacheLayout {
         {
             return Ok(());
         }
-        write_atomic(&self.ref_path(revision), commit.as_str().as_bytes())
+        write_durable(&self.ref_path(revision), commit.as_str().as_bytes())
     }
 
     fn tree_path(&self, commit: &CommitHash) -> PathBuf {

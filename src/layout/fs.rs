@@ -20,29 +20,38 @@ const STALE_AFTER: Duration = Duration::from_secs(60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename. The file
-/// gets the umask's default mode (usually 0644), like the official client's files.
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename, with the
+/// umask's default mode (usually 0644) like the official client's files. Not synced: used for
+/// records that are cheap to lose (a lost `.metadata` means a re-hash, a lost journal means
+/// re-fetching ranges), so many small files do not cost an fsync each.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_mode(path, bytes, 0o666)
+    write_atomic_with(path, bytes, 0o666, false)
 }
 
-/// [`write_atomic`] for files only the owner may read (the token, the listing cache).
+/// [`write_atomic`], synced before the rename: for refs, which other tools trust blindly.
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, bytes, 0o666, true)
+}
+
+/// [`write_durable`] for files only the owner may read (the token, the listing cache).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_mode(path, bytes, 0o600)
+    write_atomic_with(path, bytes, 0o600, true)
 }
 
-fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
         .expect("atomic writes target a file in a directory");
-    fs::create_dir_all(dir)?;
+    ensure_dir(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .permissions(fs::Permissions::from_mode(mode))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_data()?;
+    if sync {
+        tmp.as_file().sync_data()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -50,10 +59,13 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// Creates (or replaces) `link` as a symlink to `target`, relative to the link's directory.
 pub(crate) fn symlink_relative(target: &Path, link: &Path) -> io::Result<()> {
     let dir = link.parent().expect("a symlink lives in a directory");
-    fs::create_dir_all(dir)?;
+    ensure_dir(dir)?;
     let relative = relative_path(dir, target);
-    if fs::read_link(link).is_ok_and(|existing| existing == relative) {
-        return Ok(());
+    match std::os::unix::fs::symlink(&relative, link) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) if fs::read_link(link).is_ok_and(|existing| existing == relative) => return Ok(()),
+        Err(_) => {}
     }
     let tmp = dir.join(format!(
         ".tmp-link-{}-{}",
@@ -79,32 +91,53 @@ pub(crate) fn relative_path(from: &Path, to: &Path) -> PathBuf {
 #[derive(Debug)]
 pub(crate) struct FileLock {
     file: File,
-    owner: PathBuf,
+    owner: Option<PathBuf>,
 }
 
 impl FileLock {
     /// Blocks until the lock at `path` is ours.
     pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
-        fs::create_dir_all(path.parent().expect("a lock file lives in a directory"))?;
-        let file = open_lock_file(path)?;
-        lock_flock(&file)?;
+        let mut lock = Self::acquire_flock_only(path)?;
         let owner = owner_path(path);
         claim_owner_file(&owner)?;
         heartbeats()
             .lock()
             .expect("heartbeat registry")
             .insert(owner.clone());
-        Ok(Self { file, owner })
+        lock.owner = Some(owner);
+        Ok(lock)
+    }
+
+    /// `flock` only, without the owner file: for work whose correctness does not depend on the
+    /// lock (a small file written to a partial of its own), where the lock only avoids
+    /// downloading the same bytes twice.
+    pub(crate) fn acquire_flock_only(path: &Path) -> io::Result<Self> {
+        ensure_dir(path.parent().expect("a lock file lives in a directory"))?;
+        let file = open_lock_file(path)?;
+        lock_flock(&file)?;
+        Ok(Self { file, owner: None })
+    }
+}
+
+/// `create_dir_all`, but a `stat` first: `mkdir` on an existing directory takes the parent's
+/// lock, which many parallel small files contend for.
+pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        fs::create_dir_all(dir)
     }
 }
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        heartbeats()
-            .lock()
-            .expect("heartbeat registry")
-            .remove(&self.owner);
-        let _ = fs::remove_file(&self.owner);
+        if let Some(owner) = &self.owner {
+            heartbeats()
+                .lock()
+                .expect("heartbeat registry")
+                .remove(owner);
+            let _ = fs::remove_file(owner);
+        }
         let _ = self.file.unlock();
     }
 }

@@ -23,7 +23,7 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use super::cache::CACHEDIR_TAG;
-use super::fs::{python_timestamp, write_atomic};
+use super::fs::{ensure_dir, python_timestamp, write_atomic};
 use crate::repo::{CommitHash, ETag, RepoPath};
 
 /// What `.metadata` says about a file.
@@ -125,8 +125,12 @@ impl LocalDirLayout {
         commit: &CommitHash,
         etag: &ETag,
     ) -> io::Result<()> {
+        // Written in place under the file's lock, as huggingface_hub does: a torn record is
+        // unparsable and only costs a re-hash.
         let text = format!("{commit}\n{etag}\n{}\n", python_timestamp());
-        write_atomic(&self.metadata_path(path), text.as_bytes())
+        let meta = self.metadata_path(path);
+        ensure_dir(meta.parent().expect("metadata lives in a directory"))?;
+        fs::write(meta, text)
     }
 
     /// Moves a verified download to its path and records its metadata.
@@ -138,7 +142,7 @@ impl LocalDirLayout {
         path: &RepoPath,
     ) -> io::Result<()> {
         let target = self.file(path);
-        fs::create_dir_all(target.parent().expect("file paths have a parent"))?;
+        ensure_dir(target.parent().expect("file paths have a parent"))?;
         if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
             return Err(io::Error::other(format!(
                 "`{}` is a directory, cannot place a file there",

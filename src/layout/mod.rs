@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub(crate) use cache::CacheLayout;
-pub(crate) use fs::{FileLock, write_atomic, write_private};
+pub(crate) use fs::{FileLock, ensure_dir, write_atomic, write_private};
 pub(crate) use local_dir::LocalDirLayout;
 pub(crate) use scan::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
@@ -94,6 +94,26 @@ impl Layout {
             Self::Cache(c) => c.incomplete(etag),
             Self::LocalDir(d) => d.incomplete(path, etag),
         };
+        let mut journal = data.clone().into_os_string();
+        journal.push(".journal");
+        Partial {
+            data,
+            journal: journal.into(),
+        }
+    }
+
+    /// A partial download only this process uses: `<etag>.<8 hex>.incomplete` in the same
+    /// folder (the name huggingface_hub 2.4 gives its own temp files). Never resumed.
+    pub(crate) fn private_partial(&self, path: &RepoPath, etag: &ETag) -> Partial {
+        let shared = self.partial(path, etag);
+        let name = shared
+            .data
+            .file_name()
+            .expect("partials have a name")
+            .to_string_lossy();
+        let stem = name.strip_suffix(".incomplete").unwrap_or(&name);
+        let unique = format!("{stem}.{:08x}.incomplete", fastrand::u32(..));
+        let data = shared.data.with_file_name(unique);
         let mut journal = data.clone().into_os_string();
         journal.push(".journal");
         Partial {

@@ -619,7 +619,7 @@ fn sigkill_resumes_from_the_journal() {
     let partial = with_suffix(&cache_blob(&env, &data), ".incomplete");
     let journal = with_suffix(&partial, ".journal");
     let mut cmd = env.hfdl();
-    cmd.args(["download", "org/m"]);
+    cmd.args(["download", "org/m", "--connections", "2"]);
     let claimed = crash_mid_download(&env, cmd, || journal.clone());
     let claimed_len = claimed_bytes(&claimed);
     assert!(partial.exists(), "the partial file survives SIGKILL");
@@ -671,7 +671,7 @@ fn changed_etag_does_not_reuse_the_partial_in_the_cache() {
     let old_partial = with_suffix(&cache_blob(&env, &old), ".incomplete");
     let old_journal = with_suffix(&old_partial, ".journal");
     let mut cmd = env.hfdl();
-    cmd.args(["download", "org/m"]);
+    cmd.args(["download", "org/m", "--connections", "2"]);
     crash_mid_download(&env, cmd, || old_journal.clone());
     let old_bytes = fs::read(&old_partial).unwrap();
 
@@ -717,7 +717,14 @@ fn changed_etag_discards_the_journal_in_a_local_dir() {
     let env = TestEnv::new(&hub_old.url());
     let dir = env.path("out");
     let mut cmd = env.hfdl();
-    cmd.args(["download", "org/m", "--local-dir", s(&dir)]);
+    cmd.args([
+        "download",
+        "org/m",
+        "--local-dir",
+        s(&dir),
+        "--connections",
+        "2",
+    ]);
     crash_mid_download(&env, cmd, || {
         local_partial(&dir).map_or_else(PathBuf::new, |p| with_suffix(&p, ".journal"))
     });
@@ -780,7 +787,14 @@ fn ctrl_c_exits_130_keeps_the_partial_and_resumes() {
     let env = TestEnv::new(&hub.url());
     let dir = env.path("out");
     let mut cmd = env.hfdl();
-    cmd.args(["download", "org/m", "--local-dir", s(&dir)]);
+    cmd.args([
+        "download",
+        "org/m",
+        "--local-dir",
+        s(&dir),
+        "--connections",
+        "2",
+    ]);
     let run = Running::spawn(&env, "interrupted", cmd);
     let flowing = poll(Duration::from_secs(10), || {
         served(&gets(&hub, Origin::Cdn)) >= 4 * MIB as u64
@@ -1249,8 +1263,9 @@ impl Drop for Tmpfs {
 
 #[test]
 fn full_disk_is_a_clear_error_and_keeps_what_was_downloaded() {
+    // Both below the split threshold, so they start in listing order.
     let small = bytes(3 * MIB, 41);
-    let big = bytes(10 * MIB, 42);
+    let big = bytes(7 * MIB, 42);
     let hub = FakeHub::builder()
         .model("org/m", |r| {
             r.lfs("a-small.bin", &small).lfs("b-big.bin", &big)

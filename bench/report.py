@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Turn bench/run.sh measurements into Markdown tables and PASS/FAIL bars (stdlib only).
+
+Usage: report.py RESULTS_TSV SCENARIOS_TSV
+
+RESULTS_TSV columns (one line per tool run):
+  scenario tool run status wall_s user_s sys_s maxrss_kb bytes hub_reqs cdn_reqs what note
+SCENARIOS_TSV columns:
+  scenario total_bytes nfiles latency_ms cap_bytes_per_s description
+
+When a tool ran several times (--runs N) the run with the median wall time is shown, with the min-max range.
+MB is 10^6 bytes; MiB is 2^20 bytes. Exits 3 when any bar FAILs, else 0.
+"""
+import csv
+import sys
+
+MiB = 1 << 20
+ORDER = ["hfdl", "hf", "hf_transfer", "aria2c", "curl"]
+RSS_BAR_MIB = 64
+
+
+def load(path):
+    with open(path, newline="") as f:
+        return [r for r in csv.reader(f, delimiter="\t") if r and not r[0].startswith("#")]
+
+
+def fnum(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def pick(runs):
+    """Representative run: median wall among successful runs, else the first failure."""
+    ok = sorted((r for r in runs if r["status"] == "OK"), key=lambda r: r["wall"])
+    if not ok:
+        return dict(runs[0]), None
+    rep = dict(ok[(len(ok) - 1) // 2])
+    spread = (ok[0]["wall"], ok[-1]["wall"]) if len(ok) > 1 else None
+    rep["nok"] = len(ok)
+    return rep, spread
+
+
+def fmt(x, nd=2):
+    return "—" if x is None else f"{x:.{nd}f}"
+
+
+def main():
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    results, scen_rows = load(sys.argv[1]), load(sys.argv[2])
+    runs = {}
+    for r in results:
+        sc, tool, run, status, wall, us, ss, rss, nbytes, hub, cdn, what, note = (r + [""] * 13)[:13]
+        runs.setdefault(sc, {}).setdefault(tool, []).append({
+            "status": status, "wall": fnum(wall), "cpu": (fnum(us) or 0) + (fnum(ss) or 0) if fnum(us) is not None else None,
+            "rss": fnum(rss) / 1024 if fnum(rss) is not None else None, "bytes": fnum(nbytes),
+            "hub": hub, "cdn": cdn, "what": what, "note": note, "run": run})
+    any_fail = False
+    out = []
+    for srow in scen_rows:
+        sc, total, nfiles, lat, cap, desc = (srow + [""] * 6)[:6]
+        if sc not in runs:
+            continue
+        cap = fnum(cap)
+        out.append(f"### Scenario `{sc}`: {desc}\n")
+        reps = {}
+        for tool in sorted(runs[sc], key=lambda t: ORDER.index(t) if t in ORDER else 99):
+            rep, spread = pick(runs[sc][tool])
+            if rep["status"] == "OK" and rep["wall"]:
+                rep["mbps"] = rep["bytes"] / rep["wall"] / 1e6
+            else:
+                rep["mbps"] = None
+            rep["spread"] = spread
+            reps[tool] = rep
+        show_wall_ratio = sc == "fast"
+        hdr = ["tool", "what", "wall s", "MB/s", "CPU s", "peak RSS MiB", "requests hub/CDN", "hfdl÷peer MB/s"]
+        if show_wall_ratio:
+            hdr.append("hfdl÷peer wall")
+        hdr.append("status")
+        out.append("| " + " | ".join(hdr) + " |")
+        out.append("|" + "|".join("---" for _ in hdr) + "|")
+        h = reps.get("hfdl", {})
+        for tool, r in reps.items():
+            wall = fmt(r["wall"]) if r["status"] == "OK" else "—"
+            if r["spread"]:
+                wall += f" ({r['spread'][0]:.2f}–{r['spread'][1]:.2f})"
+            ok = r["status"] == "OK"
+            ratio = wratio = "—"
+            if tool != "hfdl" and ok and h.get("mbps"):
+                ratio = f"{h['mbps'] / r['mbps']:.2f}×"
+                wratio = f"{h['wall'] / r['wall']:.2f}×"
+            elif tool == "hfdl":
+                ratio = wratio = "1.00×" if ok else "—"
+            status = "ok" if ok else r["status"]
+            if r.get("nok") and len(runs[sc][tool]) > r["nok"]:
+                status += f" ({len(runs[sc][tool]) - r['nok']} of {len(runs[sc][tool])} runs failed)"
+            if not ok and r["note"]:
+                status += f": {r['note']}"
+            row = [f"**{tool}**" if tool == "hfdl" else tool, r["what"], wall, fmt(r["mbps"], 1),
+                   fmt(r["cpu"] if ok else None), fmt(r["rss"] if ok else None, 1),
+                   f"{r['hub'] or '—'}/{r['cdn'] or '—'}" if ok else "—", ratio]
+            if show_wall_ratio:
+                row.append(wratio)
+            row.append(status)
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+
+        # ---- bars ---------------------------------------------------------------------------------------
+        bars = []
+        hok = h.get("status") == "OK"
+
+        def bar(label, fn):
+            nonlocal any_fail
+            if not hok:
+                res, detail = "FAIL", "hfdl did not complete"
+            else:
+                res, detail = fn()
+            if res == "FAIL":
+                any_fail = True
+            bars.append(f"- **{res}** {label}: {detail}")
+
+        def vs_peer(peer, need, kind):
+            def f():
+                p = reps.get(peer)
+                if not p or p["status"] != "OK":
+                    return "n/a", f"{peer} did not complete"
+                if kind == "thr":
+                    x = h["mbps"] / p["mbps"]
+                    return ("PASS" if x >= need else "FAIL"), f"{x:.2f}× ({h['mbps']:.1f} vs {p['mbps']:.1f} MB/s)"
+                x = p["wall"] / h["wall"]
+                return ("PASS" if x >= need else "FAIL"), f"{x:.2f}× faster ({h['wall']:.2f} s vs {p['wall']:.2f} s)"
+            return f
+
+        if sc == "throttled":
+            bar("hfdl ≥ 1.10× aria2c throughput", vs_peer("aria2c", 1.10, "thr"))
+            bar("hfdl ≥ 10× hf throughput", vs_peer("hf", 10.0, "thr"))
+            if cap:
+                need = 0.9 * cap / 1e6
+                bar(f"hfdl ≥ 90 % of the 16 × 8 MiB/s cap (≥ {need:.1f} MB/s)",
+                    lambda: (("PASS" if h["mbps"] >= need else "FAIL"),
+                             f"{h['mbps']:.1f} MB/s = {100 * h['mbps'] * 1e6 / cap:.1f} % of {cap / 1e6:.1f} MB/s"))
+        elif sc == "fast":
+            def fast_bar():
+                p = reps.get("curl")
+                if not p or p["status"] != "OK":
+                    return "n/a", "curl did not complete"
+                return (("PASS" if h["wall"] <= p["wall"] else "FAIL"),
+                        f"hfdl {h['wall']:.2f} s vs curl {p['wall']:.2f} s")
+            bar("hfdl wall ≤ curl wall (single stream)", fast_bar)
+        elif sc == "small":
+            bar("hfdl ≥ 8× faster than hf", vs_peer("hf", 8.0, "wall"))
+        bar(f"hfdl peak RSS ≤ {RSS_BAR_MIB} MiB",
+            lambda: (("PASS" if h["rss"] <= RSS_BAR_MIB else "FAIL"), f"{h['rss']:.1f} MiB"))
+        out.append("Bars:\n")
+        out.extend(bars)
+        out.append("")
+    print("\n".join(out))
+    sys.exit(3 if any_fail else 0)
+
+
+if __name__ == "__main__":
+    main()
