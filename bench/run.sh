@@ -5,7 +5,8 @@
 #                     [--pin|--no-pin] [--out-dir DIR] [--strict] [--help]
 #
 #   --scenario S   which scenario to run (default: all)
-#   --tools LIST   only these tools, comma-separated (default hfdl,hf,hf_transfer,aria2c,curl)
+#   --tools LIST   only these tools, comma-separated (default hfdl,hf,hf_transfer,aria2c,curl,tuned;
+#                  tuned = hfdl and hf both with --max-workers 32 in the small scenario)
 #   --quick        small data for a smoke test (64 MiB / 128 MiB / 200 files instead of 1 GiB / 2 GiB / 2000)
 #   --runs N       run every tool N times; the table shows the median run and the min-max wall range (default 1)
 #   --record FILE  also append the tables, with date and machine, to FILE (created with a how-to header)
@@ -30,7 +31,7 @@ VENV=$WORK/venv
 
 SCENARIO=all
 QUICK=0
-TOOLS=hfdl,hf,hf_transfer,aria2c,curl
+TOOLS=hfdl,hf,hf_transfer,aria2c,curl,tuned
 RUNS=1
 RECORD=
 PIN=1
@@ -397,6 +398,15 @@ hf_transfer.download(url=sys.argv[1], filename=sys.argv[2], max_files=int(sys.ar
             aria2c -q -x16 -s16 -k1M -j16 --file-allocation=none --auto-file-renaming=false --allow-overwrite=true \
             --summary-interval=0 --console-log-level=error -d "$out/$sc-aria2c" -i "$a2in"
         # curl: one stream on the big file; for the small scenario one process, --parallel-max 16
+        if [[ $sc == small ]] && want tuned && [[ -n $HFDL_BIN ]]; then
+            # the same knob on both tools: 32 files at once
+            run_tool "$sc" hfdl-w32 "$r" "--max-workers 32 --connections 32" "$total" "$out/$sc-hfdl-w32" "" -- \
+                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hfdl-w32-$r" \
+                "$HFDL_BIN" download "$repo_id" --local-dir "$out/$sc-hfdl-w32" -q --max-workers 32 --connections 32
+            run_tool "$sc" hf-w32 "$r" "hf download --max-workers 32" "$total" "$out/$sc-hf-w32" "" -- \
+                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hf-w32-$r" HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 \
+                "$VENV/bin/hf" download "$repo_id" --local-dir "$out/$sc-hf-w32" -q --max-workers 32
+        fi
         if ! want curl; then
             :
         elif [[ -n $big_path ]]; then
