@@ -294,6 +294,22 @@ mod tests {
     }
 
     #[test]
+    fn owner_files_without_heartbeat_are_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("x.lock");
+        // A holder on another host (its pid means nothing here) that stopped beating.
+        fs::write(owner_path(&lock), "pid=1\nhost=elsewhere\n").unwrap();
+        let file = File::options().write(true).open(owner_path(&lock)).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(120))
+            .unwrap();
+        assert!(is_stale(&owner_path(&lock)));
+        drop(FileLock::acquire(&lock).unwrap());
+        // A fresh one from another host is respected.
+        fs::write(owner_path(&lock), "pid=1\nhost=elsewhere\n").unwrap();
+        assert!(!is_stale(&owner_path(&lock)));
+    }
+
+    #[test]
     fn a_live_owner_blocks_until_released() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join("x.lock");
