@@ -5,6 +5,7 @@
 //! no URLs, hard-codes no paths and never prints: progress goes through [`Reporter`].
 
 mod commit;
+mod connection;
 mod journal;
 mod pool;
 mod ranges;
