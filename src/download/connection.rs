@@ -19,7 +19,7 @@ use super::journal;
 use super::pool::Class;
 use super::ranges::{Next, Piece, Plan, RangeSet};
 use super::verify::{InlineHash, Prefix};
-use super::{Ctx, FileJob, Interrupted};
+use super::{Ctx, FileJob, Interrupted, Reporter};
 use crate::hub::{FileBody, HubError, Subject};
 use crate::layout::Partial;
 use crate::retry::Backoff;
@@ -43,6 +43,7 @@ pub(super) struct FileState {
     pub(super) single: AtomicBool,
     /// The digest of a sequential download, computed as it is written.
     pub(super) inline: Option<Mutex<InlineHash>>,
+    pub(super) reporter: Arc<dyn Reporter>,
 }
 
 impl FileState {
@@ -412,6 +413,7 @@ impl<'a> Writer<'a> {
             self.cursor += len as u64;
             self.written += len as u64;
             self.piece.pos.store(self.cursor, Ordering::Release);
+            self.state.reporter.bytes(self.state.id, len as u64);
             self.state.mark_done(start, self.cursor);
         }
         self.buf.clear();

@@ -194,6 +194,7 @@ async fn transfer(
         subject: ctx.subject_for(&job.file.path),
         single: AtomicBool::new(false),
         inline,
+        reporter: ctx.reporter.clone(),
     });
     state.mark_done(0, 0);
     let hasher = state.inline.is_none().then(|| {

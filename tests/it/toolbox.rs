@@ -250,3 +250,29 @@ fn completions_for_every_shell() {
         );
     }
 }
+
+#[test]
+fn progress_lines_count_the_bytes_when_stderr_is_not_a_terminal() {
+    let hub = hub();
+    let env = TestEnv::new(&hub.url());
+    let out = run_ok(
+        env.hfdl()
+            .args(["download", "org/tiny"])
+            .env_remove("HF_HUB_DISABLE_PROGRESS_BARS"),
+    );
+    let err = stderr(&out);
+    let last = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("hfdl: "))
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("hfdl: 3/3 files, 48.83 KiB/48.83 KiB"),
+        "{err}"
+    );
+    assert_eq!(
+        out.stdout.iter().filter(|b| **b == b'\n').count(),
+        1,
+        "stdout is only the path"
+    );
+}
