@@ -188,8 +188,6 @@ pub(crate) async fn run(
     let tuning = options.tuning;
     let ordered = schedule(jobs, tuning, options.max_workers);
     let pool = pool::Pool::new(options.connections);
-    let small = ordered.iter().filter(|j| !is_large(j, tuning)).count();
-    pool.add_small_pending(small);
     reporter.plan(
         ordered.len(),
         ordered.iter().filter_map(|j| j.file.size).sum(),
@@ -237,6 +235,9 @@ async fn fetch_one(ctx: &Arc<Ctx>, job: FileJob) -> Result<FileResult> {
         .reporter
         .file_started(job.file.path.as_str(), job.file.size);
     let file = job.file.clone();
+    if !large {
+        ctx.pool.small_started();
+    }
     let outcome = transfer::fetch(ctx.clone(), Arc::new(job), id).await;
     if !large {
         ctx.pool.small_done();

@@ -1,8 +1,10 @@
 //! The global connection budget (`--connections`), shared by every file.
 //!
 //! Small files (one connection each) take priority over the ranges of large files, and while
-//! small files are still waiting to start, large files leave one connection free for them, so
-//! a small file never waits behind a large one.
+//! small files are being fetched, large files leave one connection free for them, so a small
+//! file never waits behind a large one. Only small files that hold a worker slot count: one
+//! still queued behind busy slots cannot use a reserved connection (and with one connection
+//! and one slot, reserving it would deadlock).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,8 +31,10 @@ struct State {
 pub(crate) struct Pool {
     state: Mutex<State>,
     notify: Notify,
-    /// Small files not yet finished; while non-zero, bulk leaves one connection free.
-    small_pending: AtomicUsize,
+    /// Small files started and not finished; while non-zero, bulk leaves one connection free.
+    small_active: AtomicUsize,
+    /// The budget, to never reserve the only connection.
+    connections: usize,
 }
 
 /// A held connection slot; returned on drop.
@@ -54,19 +58,20 @@ impl Pool {
                 small_waiting: 0,
             }),
             notify: Notify::new(),
-            small_pending: AtomicUsize::new(0),
+            small_active: AtomicUsize::new(0),
+            connections: connections.max(1),
         })
     }
 
-    /// Announces `n` more small files to come.
-    pub(crate) fn add_small_pending(&self, n: usize) {
-        self.small_pending.fetch_add(n, Ordering::AcqRel);
+    /// A small file has a worker slot and is starting.
+    pub(crate) fn small_started(&self) {
+        self.small_active.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A small file finished (or needed no connection).
     pub(crate) fn small_done(&self) {
         let _ = self
-            .small_pending
+            .small_active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         self.notify.notify_waiters();
     }
@@ -89,7 +94,8 @@ impl Pool {
 
     fn try_take(&self, class: Class) -> bool {
         let mut s = self.state.lock().expect("pool");
-        let reserve = usize::from(self.small_pending.load(Ordering::Acquire) > 0);
+        let reserve =
+            usize::from(self.connections > 1 && self.small_active.load(Ordering::Acquire) > 0);
         let ok = match class {
             Class::Small => s.free > 0,
             Class::Bulk => s.small_waiting == 0 && s.free > reserve,
@@ -113,7 +119,7 @@ mod tests {
     #[tokio::test]
     async fn bulk_leaves_one_for_pending_small_files() {
         let pool = Pool::new(2);
-        pool.add_small_pending(1);
+        pool.small_started();
         let _a = pool.acquire(Class::Bulk).await;
         let blocked =
             tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Bulk)).await;
@@ -127,5 +133,14 @@ mod tests {
         let _b = tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Bulk))
             .await
             .expect("no small file pending: bulk may take the last slot");
+    }
+
+    #[tokio::test]
+    async fn a_single_connection_is_never_reserved() {
+        let pool = Pool::new(1);
+        pool.small_started();
+        tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Bulk))
+            .await
+            .expect("with one connection, bulk must not wait for small files");
     }
 }

@@ -261,3 +261,50 @@ fn large_files_use_parallel_ranges() {
         "too many bytes fetched twice: {served}"
     );
 }
+
+#[test]
+fn one_worker_and_one_connection_finish_a_mixed_repo() {
+    // Regression: the connection reserved for small files deadlocked a single connection.
+    let big = bytes(9 << 20, 8);
+    let hub = FakeHub::builder()
+        .model("org/mixed", |r| {
+            r.lfs("big.bin", &big)
+                .file("a.txt", b"a")
+                .file("b.txt", b"b")
+        })
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    let mut child = env
+        .hfdl()
+        .args([
+            "download",
+            "org/mixed",
+            "--max-workers",
+            "1",
+            "--connections",
+            "1",
+            "--local-dir",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("hfdl hung with one worker and one connection");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert_eq!(
+        sha256_hex(&fs::read(dir.join("big.bin")).unwrap()),
+        sha256_hex(&big)
+    );
+    assert_eq!(files_under(&dir), ["a.txt", "b.txt", "big.bin"]);
+}
