@@ -28,7 +28,9 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
         reporter.warn(warning.trim_start_matches("warning: "));
     }
     let layout = match &request.target {
-        Target::Cache(root) => Layout::Cache(CacheLayout::new(root, &request.repo)),
+        Target::Cache(root) => {
+            Layout::Cache(CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks))
+        }
         Target::LocalDir(dir) => Layout::LocalDir(LocalDirLayout::new(dir)),
     };
     let single = match &request.selection {

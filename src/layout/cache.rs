@@ -19,7 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fs::{symlink_relative, write_atomic, write_durable, write_private};
+use super::fs::{ensure_dir, symlink_relative, write_atomic, write_durable, write_private};
 use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
 
 /// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
@@ -35,6 +35,8 @@ pub(crate) struct CacheLayout {
     root: PathBuf,
     repo_dir: PathBuf,
     locks_dir: PathBuf,
+    /// Link snapshots to blobs (else, or where the filesystem refuses, place real files).
+    symlinks: bool,
 }
 
 impl CacheLayout {
@@ -43,7 +45,14 @@ impl CacheLayout {
             root: root.to_owned(),
             repo_dir: root.join(repo.folder_name()),
             locks_dir: root.join(".locks").join(repo.folder_name()),
+            symlinks: true,
         }
+    }
+
+    /// `HF_HUB_DISABLE_SYMLINKS`: snapshots hold real files, as the official client then does.
+    pub(crate) fn with_symlinks(mut self, symlinks: bool) -> Self {
+        self.symlinks = symlinks;
+        self
     }
 
     /// Creates the folders and `CACHEDIR.TAG`.
@@ -140,13 +149,52 @@ impl CacheLayout {
         path: &RepoPath,
     ) -> io::Result<()> {
         fs::rename(incomplete, self.blob(etag))?;
-        self.link(etag, commit, path)
+        self.place(etag, commit, path, true)
     }
 
     /// Links an existing blob into the snapshot.
     pub(crate) fn link(&self, etag: &ETag, commit: &CommitHash, path: &RepoPath) -> io::Result<()> {
-        symlink_relative(&self.blob(etag), &self.pointer(commit, path))
+        self.place(etag, commit, path, false)
     }
+
+    /// Puts a blob at its snapshot path: a relative symlink; where symlinks are disabled or
+    /// refused (FAT, some network shares), the blob itself when it is new (moved, as the
+    /// official client does), else a copy.
+    fn place(
+        &self,
+        etag: &ETag,
+        commit: &CommitHash,
+        path: &RepoPath,
+        new: bool,
+    ) -> io::Result<()> {
+        let (blob, pointer) = (self.blob(etag), self.pointer(commit, path));
+        if self.symlinks {
+            match symlink_relative(&blob, &pointer) {
+                Err(e) if is_unsupported(&e) => {}
+                other => return other,
+            }
+        }
+        ensure_dir(pointer.parent().expect("pointers live in a snapshot"))?;
+        if new {
+            fs::rename(&blob, &pointer)
+        } else {
+            let tmp = pointer.with_file_name(format!(".tmp-copy-{}", fastrand::u64(..)));
+            fs::copy(&blob, &tmp)?;
+            fs::rename(&tmp, &pointer).inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })
+        }
+    }
+
+    /// Returns true if the snapshot holds a real file there (no-symlink mode).
+    pub(crate) fn has_real_file(&self, commit: &CommitHash, path: &RepoPath) -> bool {
+        fs::symlink_metadata(self.pointer(commit, path)).is_ok_and(|m| m.is_file())
+    }
+}
+
+/// The filesystem does not do symlinks (EPERM on FAT, EOPNOTSUPP elsewhere).
+fn is_unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(1 | 95)) || e.kind() == io::ErrorKind::Unsupported
 }
 
 #[cfg(test)]

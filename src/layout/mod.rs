@@ -61,6 +61,8 @@ impl Layout {
     /// Is the file with this path and etag already in place for this commit?
     pub(crate) fn presence(&self, commit: &CommitHash, path: &RepoPath, etag: &ETag) -> Presence {
         match self {
+            // No-symlink mode: the snapshot holds the file itself.
+            Self::Cache(c) if c.has_real_file(commit, path) => Presence::Complete,
             Self::Cache(c) if c.has_pointer(commit, path) && c.has_blob(etag) => {
                 if std::fs::canonicalize(c.pointer(commit, path)).ok()
                     == std::fs::canonicalize(c.blob(etag)).ok()

@@ -92,6 +92,8 @@ pub(crate) struct DownloadRequest {
     pub(crate) target: Target,
     pub(crate) force: bool,
     pub(crate) dry_run: bool,
+    /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
+    pub(crate) symlinks: bool,
     pub(crate) max_workers: usize,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
@@ -337,6 +339,7 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         target,
         force: args.force_download,
         dry_run: args.dry_run,
+        symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
         max_workers: usize::from(args.max_workers),
         connections: usize::from(args.connections),
         progress: !args.quiet

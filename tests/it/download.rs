@@ -308,3 +308,33 @@ fn one_worker_and_one_connection_finish_a_mixed_repo() {
     );
     assert_eq!(files_under(&dir), ["a.txt", "b.txt", "big.bin"]);
 }
+
+#[test]
+fn disabled_symlinks_put_real_files_in_the_snapshot() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    let snapshot = crate::support::stdout_line(&crate::support::run_ok(
+        env.hfdl()
+            .args(["download", "org/tiny"])
+            .env("HF_HUB_DISABLE_SYMLINKS", "1"),
+    ));
+    assert_same_tree(Path::new(&snapshot), &tiny_files());
+    for (name, _) in tiny_files() {
+        let meta = fs::symlink_metadata(Path::new(&snapshot).join(name)).unwrap();
+        assert!(
+            meta.is_file() && !meta.is_symlink(),
+            "{name} is a real file"
+        );
+    }
+    hub.clear_requests();
+    let again = crate::support::stdout_line(&crate::support::run_ok(
+        env.hfdl()
+            .args(["download", "org/tiny"])
+            .env("HF_HUB_DISABLE_SYMLINKS", "1"),
+    ));
+    assert_eq!(again, snapshot);
+    assert!(
+        hub.requests().iter().all(|r| r.path.starts_with("/api/")),
+        "nothing fetched again"
+    );
+}
