@@ -81,12 +81,19 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             }
         }
     }
+    // Stopped by a signal and awaited, never aborted: an aborted task would leave its sync and
+    // journal write running, and a late journal could undo a newer one.
+    let stop = Arc::new(tokio::sync::Notify::new());
     let checkpointer = split.then(|| {
-        let state = state.clone();
+        let (state, stop) = (state.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(CHECKPOINT_EVERY).await;
-                let _ = checkpoint(&state).await;
+                tokio::select! {
+                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {
+                        let _ = checkpoint(&state).await;
+                    }
+                    () = stop.notified() => return,
+                }
             }
         })
     });
@@ -109,8 +116,9 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             set.abort_all();
         }
     }
-    if let Some(c) = checkpointer {
-        c.abort();
+    if let Some(checkpointer) = checkpointer {
+        stop.notify_one();
+        let _ = checkpointer.await;
     }
     result?;
     let done = state.done.lock().expect("done").clone();

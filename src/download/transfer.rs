@@ -208,7 +208,7 @@ async fn transfer(
         if let Some(hasher) = hasher {
             let _ = hasher.await;
         }
-        if size.is_some() {
+        if split {
             let _ = checkpoint(&state).await;
         }
         return Err(e);
@@ -283,7 +283,12 @@ fn open_partial(
         .create(true)
         .truncate(false)
         .open(&p.data)?;
-    let len = file.metadata()?.len();
+    let mut len = file.metadata()?.len();
+    if len > size {
+        // Longer than the file: the tail would survive into the final file unverified.
+        file.set_len(size)?;
+        len = size;
+    }
     let done = match journal::load(&p.journal, etag, size) {
         Some(done) => done.clamp(len),
         // A partial without a journal is trusted as a prefix only if it was never
