@@ -263,13 +263,8 @@ pub(crate) struct DownloadArgs {
     #[arg(short, long, conflicts_with_all = ["format", "json"])]
     pub(crate) quiet: bool,
 
-    /// Output format of the result on stdout.
-    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
-    pub(crate) format: Option<FormatArg>,
-
-    /// Print the result as JSON (same as `--format json`).
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
 
     /// Hub endpoint, e.g. `https://hf-mirror.com` (overrides `HF_ENDPOINT`).
     #[arg(long, value_name = "URL")]

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,8 +39,6 @@ pub(super) struct FileState {
     /// Where the bytes come from: the resolve URL, then the CDN URL it redirected to.
     pub(super) url: Mutex<String>,
     pub(super) subject: Subject,
-    /// The server ignores ranges: one stream fetches the file.
-    pub(super) single: AtomicBool,
     /// The digest of a sequential download, computed as it is written.
     pub(super) inline: Option<Mutex<InlineHash>>,
     pub(super) reporter: Arc<dyn Reporter>,
@@ -75,7 +73,6 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             None => workers = ctx.connections.min(state.plan.piece_count()).max(1),
             Some(body) => {
                 // Ranges are ignored: this full response becomes the one stream.
-                state.single.store(true, Ordering::Release);
                 restart_single(state);
                 whole = Some(body);
             }
@@ -290,9 +287,8 @@ async fn stream(
         });
         return (0, Err(StreamError::Fatal(e)));
     }
-    if body.start < pos && !state.single.swap(true, Ordering::AcqRel) {
+    if body.start < pos && restart_single(state) {
         // The server ignored the range: from now on one stream fetches the rest of the file.
-        restart_single(state);
         return (0, Ok(()));
     }
     let mut writer = Writer::new(state, piece, pos);
@@ -332,11 +328,12 @@ fn check_length(body: FileBody, size: Option<u64>) -> Result<FileBody, HubError>
     }
 }
 
-/// Replaces the plan by one piece from the end of the completed prefix.
-fn restart_single(state: &FileState) {
+/// Replaces the plan by one piece from the end of the completed prefix, once; returns whether
+/// this call did it.
+fn restart_single(state: &FileState) -> bool {
     let from = state.done.lock().expect("done").prefix_end();
     let size = state.job.file.size.unwrap_or(u64::MAX);
-    state.plan.restart(from..size);
+    state.plan.restart(from..size)
 }
 
 /// Reads a body into the writer until it ends, the piece is complete, or the run is cancelled.

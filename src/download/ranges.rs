@@ -211,8 +211,11 @@ impl Plan {
     }
 
     /// Replaces every piece by `r` (the server ignores ranges; one stream fetches the rest).
-    pub(crate) fn restart(&self, r: Range<u64>) {
-        self.single.store(true, Ordering::Release);
+    /// Only the first call does anything; returns whether this one did.
+    pub(crate) fn restart(&self, r: Range<u64>) -> bool {
+        if self.single.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         let mut q = self.queue.lock().expect("plan");
         q.pending.clear();
         for p in q.active.drain(..) {
@@ -221,6 +224,7 @@ impl Plan {
         if !r.is_empty() {
             q.pending.push_back(r);
         }
+        true
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -192,7 +191,6 @@ async fn transfer(
         done: Mutex::new(done),
         url: Mutex::new(job.url.clone()),
         subject: ctx.subject_for(&job.file.path),
-        single: AtomicBool::new(false),
         inline,
         reporter: ctx.reporter.clone(),
     });

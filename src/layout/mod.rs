@@ -42,6 +42,18 @@ pub(crate) struct Partial {
     pub(crate) journal: PathBuf,
 }
 
+impl Partial {
+    /// The partial file at `data`, with its journal beside it.
+    fn at(data: PathBuf) -> Self {
+        let mut journal = data.clone().into_os_string();
+        journal.push(".journal");
+        Self {
+            data,
+            journal: journal.into(),
+        }
+    }
+}
+
 /// A download target.
 #[derive(Debug, Clone)]
 pub(crate) enum Layout {
@@ -96,12 +108,7 @@ impl Layout {
             Self::Cache(c) => c.incomplete(etag),
             Self::LocalDir(d) => d.incomplete(path, etag),
         };
-        let mut journal = data.clone().into_os_string();
-        journal.push(".journal");
-        Partial {
-            data,
-            journal: journal.into(),
-        }
+        Partial::at(data)
     }
 
     /// A partial download only this process uses: `<etag>.<8 hex>.incomplete` in the same
@@ -116,12 +123,7 @@ impl Layout {
         let stem = name.strip_suffix(".incomplete").unwrap_or(&name);
         let unique = format!("{stem}.{:08x}.incomplete", fastrand::u32(..));
         let data = shared.data.with_file_name(unique);
-        let mut journal = data.clone().into_os_string();
-        journal.push(".journal");
-        Partial {
-            data,
-            journal: journal.into(),
-        }
+        Partial::at(data)
     }
 
     /// The lock serialising work on one file (per blob in the cache, per path in a local dir).

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{DownloadArgs, FormatArg};
+use crate::cli::{DownloadArgs, FormatArg, OutputArgs};
 use crate::hub::{HubConfig, ProxyConfig, Token};
 use crate::repo::{Repo, RepoPath, Revision};
 
@@ -343,11 +343,16 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         max_workers: usize::from(args.max_workers),
         connections: usize::from(args.connections),
         progress: !args.quiet
-            && args.format != Some(FormatArg::Quiet)
+            && args.output.format != Some(FormatArg::Quiet)
             && !is_true(env.var("HF_HUB_DISABLE_PROGRESS_BARS")),
-        json: args.json || args.format == Some(FormatArg::Json),
+        json: wants_json(&args.output),
         warnings,
     })
+}
+
+/// `--json` or `--format json`.
+fn wants_json(output: &OutputArgs) -> bool {
+    output.json || output.format == Some(FormatArg::Json)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

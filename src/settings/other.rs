@@ -7,9 +7,9 @@ use anyhow::Result;
 use super::reference::RepoRef;
 use super::{
     Env, Paths, Target, TokenSource, absolute, expand_tilde, hub_config, token_path,
-    token_with_source,
+    token_with_source, wants_json,
 };
-use crate::cli::{AuthCommand, CacheCommand, Command, FormatArg, OutputArgs};
+use crate::cli::{AuthCommand, CacheCommand, Command};
 use crate::hub::{HubConfig, ProxyConfig};
 use crate::repo::{Repo, Revision};
 
@@ -76,10 +76,6 @@ pub(crate) enum CacheSettings {
         hub: Box<HubConfig>,
         json: bool,
     },
-}
-
-fn wants_json(output: &OutputArgs) -> bool {
-    output.json || output.format == Some(FormatArg::Json)
 }
 
 fn cache_dir(arg: Option<PathBuf>, paths: &Paths, env: &dyn Env) -> Result<PathBuf> {
