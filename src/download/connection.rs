@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
 use super::journal;
@@ -25,6 +26,8 @@ use crate::layout::Partial;
 use crate::retry::Backoff;
 
 const WRITE_BUF: usize = 256 * 1024;
+/// A chunk at least this large is written as it came, without gathering.
+const DIRECT_WRITE: usize = 64 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// The shared state of one file's transfer.
@@ -345,26 +348,27 @@ async fn pump(ctx: &Ctx, body: &mut FileBody, writer: &mut Writer<'_>) -> Result
             chunk = body.chunk() => chunk.map_err(StreamError::Hub)?,
             _ = cancel.wait_for(|c| *c) => return Err(StreamError::Fatal(Interrupted.into())),
         };
-        let Some(chunk) = chunk else { return Ok(()) };
-        let mut data = &chunk[..];
+        let Some(mut chunk) = chunk else {
+            return Ok(());
+        };
         let behind = writer.cursor.saturating_sub(at);
         let skip = usize::try_from(behind)
             .unwrap_or(usize::MAX)
-            .min(data.len());
-        data = &data[skip..];
-        at += skip as u64;
-        at += data.len() as u64;
-        if !writer.push(data).map_err(StreamError::Fatal)? {
+            .min(chunk.len());
+        let chunk = chunk.split_off(skip);
+        at += (skip + chunk.len()) as u64;
+        if !writer.push(chunk).map_err(StreamError::Fatal)? {
             return Ok(());
         }
     }
 }
 
-/// Buffers a piece's bytes and writes them at their offset.
+/// Writes a piece's bytes at their offset: large chunks as they come, small ones gathered
+/// into a buffer first so a slow link does not cost a system call per few kilobytes.
 struct Writer<'a> {
     state: &'a FileState,
     piece: &'a Piece,
-    buf: Vec<u8>,
+    buf: BytesMut,
     /// File offset of `buf[0]`.
     cursor: u64,
     written: u64,
@@ -376,7 +380,7 @@ impl<'a> Writer<'a> {
         Self {
             state,
             piece,
-            buf: Vec::with_capacity(WRITE_BUF),
+            buf: BytesMut::new(),
             cursor: pos,
             written: 0,
             clipped: false,
@@ -384,44 +388,57 @@ impl<'a> Writer<'a> {
     }
 
     /// Adds bytes; returns false once the piece's end is reached.
-    fn push(&mut self, data: &[u8]) -> Result<bool> {
-        self.buf.extend_from_slice(data);
-        let end = self.piece.end.load(Ordering::Acquire);
-        if self.buf.len() >= WRITE_BUF || self.cursor + self.buf.len() as u64 >= end {
-            self.flush()?;
+    fn push(&mut self, chunk: Bytes) -> Result<bool> {
+        if self.buf.is_empty() && chunk.len() >= DIRECT_WRITE {
+            self.write_out(chunk)?;
+        } else {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve(WRITE_BUF);
+            }
+            self.buf.extend_from_slice(&chunk);
+            let end = self.piece.end.load(Ordering::Acquire);
+            if self.buf.len() >= WRITE_BUF || self.cursor + self.buf.len() as u64 >= end {
+                self.flush()?;
+            }
         }
         Ok(!self.clipped && self.cursor < self.piece.end.load(Ordering::Acquire))
     }
 
-    /// Writes the buffer, clipped to the piece's current end.
+    /// Writes what is buffered.
     fn flush(&mut self) -> Result<()> {
+        let data = self.buf.split().freeze();
+        self.write_out(data)
+    }
+
+    /// Writes bytes at the cursor, clipped to the piece's current end.
+    fn write_out(&mut self, mut data: Bytes) -> Result<()> {
         let end = self.piece.end.load(Ordering::Acquire);
         let room = usize::try_from(end.saturating_sub(self.cursor)).unwrap_or(usize::MAX);
-        let len = self.buf.len().min(room);
-        if len < self.buf.len() {
+        if data.len() > room {
+            data.truncate(room);
             self.clipped = true;
         }
-        if len > 0 {
-            if let Some(inline) = &self.state.inline {
-                inline
-                    .lock()
-                    .expect("inline hash")
-                    .update(self.cursor, &self.buf[..len]);
-            }
-            self.state
-                .file
-                .write_all_at(&self.buf[..len], self.cursor)
-                .with_context(|| {
-                    format!("failed to write `{}`", self.state.partial.data.display())
-                })?;
-            let start = self.cursor;
-            self.cursor += len as u64;
-            self.written += len as u64;
-            self.piece.pos.store(self.cursor, Ordering::Release);
-            self.state.reporter.bytes(self.state.id, len as u64);
-            self.state.mark_done(start, self.cursor);
+        if data.is_empty() {
+            return Ok(());
         }
-        self.buf.clear();
+        let start = self.cursor;
+        if let Some(inline) = &self.state.inline {
+            inline.lock().expect("inline hash").update(start, &data);
+        }
+        self.state
+            .file
+            .write_all_at(&data, start)
+            .with_context(|| format!("failed to write `{}`", self.state.partial.data.display()))?;
+        let len = data.len() as u64;
+        self.cursor += len;
+        self.written += len;
+        self.piece.pos.store(self.cursor, Ordering::Release);
+        self.state.reporter.bytes(self.state.id, len);
+        if self.state.inline.is_none() {
+            // The prefix hasher may digest these bytes from memory instead of reading them back.
+            self.state.prefix.offer(start, data);
+        }
+        self.state.mark_done(start, self.cursor);
         Ok(())
     }
 }

@@ -306,13 +306,34 @@ fn open_partial(
 }
 
 /// Reserves the whole file up front, so a full disk fails now rather than mid-download.
+///
+/// On tmpfs, `fallocate` zeroes every page at once, and writing over those cold pages later
+/// cost four times as much as writing fresh ones (measured on a 2 GiB file), so there the free
+/// space is only checked.
 fn preallocate(file: &File, size: u64) -> io::Result<()> {
-    match fs4::FileExt::allocate(file, size) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(28) => Err(io::Error::new(
+    let no_space = || {
+        io::Error::new(
             io::ErrorKind::StorageFull,
             format!("no space left on device for {size} bytes"),
-        )),
+        )
+    };
+    if is_tmpfs(file) {
+        let stat = rustix::fs::fstatvfs(file)?;
+        if stat.f_bavail.saturating_mul(stat.f_frsize) < size {
+            return Err(no_space());
+        }
+        return file.set_len(size);
+    }
+    match fs4::FileExt::allocate(file, size) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(28) => Err(no_space()),
         Err(_) => file.set_len(size),
     }
+}
+
+// `f_type` is `i64` on x86_64 Linux but narrower on other targets.
+#[allow(clippy::useless_conversion)]
+fn is_tmpfs(file: &File) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    rustix::fs::fstatfs(file).is_ok_and(|s| i64::from(s.f_type) == TMPFS_MAGIC)
 }

@@ -5,10 +5,12 @@
 //! blocking thread. No second pass over the file is made after the download. The only user
 //! of `sha1`/`sha2`.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex};
 
+use bytes::Bytes;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -113,6 +115,9 @@ impl InlineHash {
     }
 }
 
+/// Bytes the writers may hand to the hasher at most; past that it reads them back instead.
+const HANDOFF_LIMIT: usize = 8 << 20;
+
 /// How far the contiguous completed prefix reaches, shared by writers and the hasher.
 #[derive(Debug, Default)]
 struct PrefixState {
@@ -121,6 +126,29 @@ struct PrefixState {
     /// The file's final length, once known.
     len: Option<u64>,
     cancelled: bool,
+    /// Bytes `[0, claimed)` are digested or being digested.
+    claimed: u64,
+    /// Buffers just written right at the hash cursor, contiguous from it, handed over so the
+    /// hasher need not read them back.
+    handed: VecDeque<(u64, Bytes)>,
+    handed_bytes: usize,
+}
+
+impl PrefixState {
+    /// Where a handed-over buffer must start to be taken.
+    fn handoff_at(&self) -> u64 {
+        self.handed
+            .back()
+            .map_or(self.claimed, |(at, b)| at + b.len() as u64)
+    }
+}
+
+/// What the hasher does next.
+enum Step {
+    /// Digest this buffer, written at this offset.
+    Handed(u64, Bytes),
+    /// Read back and digest the file up to here.
+    ReadTo(u64),
 }
 
 /// The writers' side: announces progress of the completed prefix.
@@ -134,15 +162,31 @@ impl Prefix {
         prefix
     }
 
-    fn update(&self, f: impl FnOnce(&mut PrefixState)) {
+    fn update<T>(&self, f: impl FnOnce(&mut PrefixState) -> T) -> T {
         let (lock, cvar) = &*self.0;
-        f(&mut lock.lock().expect("prefix state"));
+        let out = f(&mut lock.lock().expect("prefix state"));
         cvar.notify_all();
+        out
     }
 
     /// Bytes `[0, ready)` are now on disk.
     pub(crate) fn advance(&self, ready: u64) {
         self.update(|s| s.ready = s.ready.max(ready));
+    }
+
+    /// Offers bytes just written at `offset`. The hasher keeps them if they continue exactly
+    /// where it will be and there is room; otherwise it reads them back later.
+    pub(crate) fn offer(&self, offset: u64, bytes: Bytes) {
+        let (lock, cvar) = &*self.0;
+        let mut s = lock.lock().expect("prefix state");
+        let fits = s.handed_bytes + bytes.len() <= HANDOFF_LIMIT;
+        if s.cancelled || !fits || bytes.is_empty() || offset != s.handoff_at() {
+            return;
+        }
+        s.handed_bytes += bytes.len();
+        s.handed.push_back((offset, bytes));
+        drop(s);
+        cvar.notify_all();
     }
 
     /// The file turned out to be `len` bytes long (for downloads of unknown size).
@@ -152,19 +196,42 @@ impl Prefix {
 
     /// Stops the hasher (the transfer failed).
     pub(crate) fn cancel(&self) {
-        self.update(|s| s.cancelled = true);
+        self.update(|s| {
+            s.cancelled = true;
+            s.handed.clear();
+            s.handed_bytes = 0;
+        });
     }
 
-    /// Blocks until more than `hashed` bytes are ready; `None` when done or cancelled.
-    fn wait_beyond(&self, hashed: u64) -> Option<(u64, Option<u64>)> {
+    /// Blocks until there is more to digest beyond `hashed`; `None` when done or cancelled.
+    fn next_step(&self, hashed: u64) -> Option<(Step, u64)> {
         let (lock, cvar) = &*self.0;
         let mut s = lock.lock().expect("prefix state");
         loop {
             if s.cancelled || s.len == Some(hashed) {
                 return None;
             }
-            if s.ready > hashed && s.len.is_some() {
-                return Some((s.ready, s.len));
+            while s
+                .handed
+                .front()
+                .is_some_and(|(at, b)| at + b.len() as u64 <= hashed)
+            {
+                let (_, buf) = s.handed.pop_front().expect("checked");
+                s.handed_bytes -= buf.len();
+            }
+            if let Some(len) = s.len {
+                let front = s.handed.front().map(|(at, _)| *at);
+                if front.is_some_and(|at| at <= hashed) {
+                    let (at, buf) = s.handed.pop_front().expect("checked");
+                    s.handed_bytes -= buf.len();
+                    s.claimed = (at + buf.len() as u64).min(len);
+                    return Some((Step::Handed(at, buf), len));
+                }
+                if s.ready > hashed {
+                    let to = front.map_or(s.ready, |at| at.min(s.ready)).min(len);
+                    s.claimed = to;
+                    return Some((Step::ReadTo(to), len));
+                }
             }
             s = cvar.wait(s).expect("prefix state");
         }
@@ -172,6 +239,10 @@ impl Prefix {
 }
 
 /// Follows `prefix` and digests the file as it completes. Run on a blocking thread.
+///
+/// Bytes come from the buffers the writers hand over when they write at the hash cursor (the
+/// usual case with one fast connection, or the lowest range of several), and are otherwise
+/// read back from the file right behind the writers.
 ///
 /// Returns `Ok(None)` when cancelled or when the checksum kind has no digest.
 pub(crate) fn follow_prefix(
@@ -181,21 +252,22 @@ pub(crate) fn follow_prefix(
 ) -> std::io::Result<Option<String>> {
     let mut hasher: Option<Hasher> = None;
     let mut hashed = 0u64;
-    let mut buf = vec![0; READ_BLOCK];
-    while let Some((ready, len)) = prefix.wait_beyond(hashed) {
-        let len = len.expect("wait_beyond returns only once the length is known");
+    let mut block = Vec::new();
+    while let Some((step, len)) = prefix.next_step(hashed) {
         let h = hasher.get_or_insert_with(|| Hasher::new(checksum, len));
-        while hashed < ready.min(len) {
-            let want =
-                usize::try_from((ready - hashed).min(READ_BLOCK as u64)).expect("block fits");
-            let n = file.read_at(&mut buf[..want], hashed)?;
-            if n == 0 {
-                return Err(std::io::Error::other(
-                    "partial file shorter than its completed prefix",
-                ));
+        match step {
+            Step::Handed(at, buf) => {
+                let skip = usize::try_from(hashed - at).expect("inside the buffer");
+                let end = buf
+                    .len()
+                    .min(usize::try_from(len - at).unwrap_or(usize::MAX));
+                h.update(&buf[skip..end]);
+                hashed = at + end as u64;
             }
-            h.update(&buf[..n]);
-            hashed += n as u64;
+            Step::ReadTo(to) => {
+                block.resize(READ_BLOCK, 0);
+                hashed = read_into(file, h, hashed, to.min(len), &mut block)?;
+            }
         }
     }
     let complete = prefix.0.0.lock().expect("prefix state").len == Some(hashed);
@@ -204,6 +276,28 @@ pub(crate) fn follow_prefix(
         None if complete => Ok(Hasher::new(checksum, 0).finish()),
         _ => Ok(None),
     }
+}
+
+/// Digests `[from, to)` of `file`; returns `to`.
+fn read_into(
+    file: &File,
+    h: &mut Hasher,
+    mut from: u64,
+    to: u64,
+    block: &mut [u8],
+) -> std::io::Result<u64> {
+    while from < to {
+        let want = usize::try_from((to - from).min(block.len() as u64)).expect("block fits");
+        let n = file.read_at(&mut block[..want], from)?;
+        if n == 0 {
+            return Err(std::io::Error::other(
+                "partial file shorter than its completed prefix",
+            ));
+        }
+        h.update(&block[..n]);
+        from += n as u64;
+    }
+    Ok(from)
 }
 
 #[cfg(test)]
