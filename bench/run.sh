@@ -403,13 +403,13 @@ hf_transfer.download(url=sys.argv[1], filename=sys.argv[2], max_files=int(sys.ar
             --summary-interval=0 --console-log-level=error -d "$out/$sc-aria2c" -i "$a2in"
         # curl: one stream on the big file; for the small scenario one process, --parallel-max 16
         if [[ $sc == small ]] && want tuned && [[ -n $HFDL_BIN ]]; then
-            # the same knob on both tools: 32 files at once
-            run_tool "$sc" hfdl-w32 "$r" "--max-workers 32 --connections 32" "$total" "$out/$sc-hfdl-w32" "" -- \
-                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hfdl-w32-$r" \
-                "$HFDL_BIN" download "$repo_id" --local-dir "$out/$sc-hfdl-w32" -q --max-workers 32 --connections 32
-            run_tool "$sc" hf-w32 "$r" "hf download --max-workers 32" "$total" "$out/$sc-hf-w32" "" -- \
-                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hf-w32-$r" HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 \
-                "$VENV/bin/hf" download "$repo_id" --local-dir "$out/$sc-hf-w32" -q --max-workers 32
+            # the same knob on both tools: 64 files at once
+            run_tool "$sc" hfdl-w64 "$r" "hfdl download --max-workers 64" "$total" "$out/$sc-hfdl-w64" "" -- \
+                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hfdl-w64-$r" \
+                "$HFDL_BIN" download "$repo_id" --local-dir "$out/$sc-hfdl-w64" -q --max-workers 64
+            run_tool "$sc" hf-w64 "$r" "hf download --max-workers 64" "$total" "$out/$sc-hf-w64" "" -- \
+                env HF_ENDPOINT="$front" HF_HOME="$RUN/home-$sc-hf-w64-$r" HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1 \
+                "$VENV/bin/hf" download "$repo_id" --local-dir "$out/$sc-hf-w64" -q --max-workers 64
         fi
         if ! want curl; then
             :

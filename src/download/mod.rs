@@ -187,7 +187,7 @@ pub(crate) async fn run(
     } = session;
     let tuning = options.tuning;
     let ordered = schedule(jobs, tuning, options.max_workers);
-    let pool = pool::Pool::new(options.connections);
+    let pool = pool::Pool::new(options.connections, options.max_workers);
     reporter.plan(
         ordered.len(),
         ordered.iter().filter_map(|j| j.file.size).sum(),

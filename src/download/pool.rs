@@ -5,6 +5,11 @@
 //! file never waits behind a large one. Only small files that hold a worker slot count: one
 //! still queued behind busy slots cannot use a reserved connection (and with one connection
 //! and one slot, reserving it would deadlock).
+//!
+//! Decision: `--max-workers N` means N files at once, so when it is larger than
+//! `--connections`, small files may use up to N connections; ranges of large files never use
+//! more than `--connections`. A user who asks for 64 files at once gets them, and a mirror's
+//! per-connection cap still sees at most `--connections` bulk streams.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +28,8 @@ pub(crate) enum Class {
 #[derive(Debug)]
 struct State {
     free: usize,
+    /// Connections held by ranges of large files.
+    bulk: usize,
     small_waiting: usize,
 }
 
@@ -33,7 +40,7 @@ pub(crate) struct Pool {
     notify: Notify,
     /// Small files started and not finished; while non-zero, bulk leaves one connection free.
     small_active: AtomicUsize,
-    /// The budget, to never reserve the only connection.
+    /// The budget of bulk connections (`--connections`).
     connections: usize,
 }
 
@@ -41,20 +48,28 @@ pub(crate) struct Pool {
 #[derive(Debug)]
 pub(crate) struct Permit {
     pool: Arc<Pool>,
+    class: Class,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.pool.state.lock().expect("pool").free += 1;
+        let mut s = self.pool.state.lock().expect("pool");
+        s.free += 1;
+        if self.class == Class::Bulk {
+            s.bulk -= 1;
+        }
+        drop(s);
         self.pool.notify.notify_waiters();
     }
 }
 
 impl Pool {
-    pub(crate) fn new(connections: usize) -> Arc<Self> {
+    /// A budget of `connections` for ranges, and `max(connections, files_at_once)` in all.
+    pub(crate) fn new(connections: usize, files_at_once: usize) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
-                free: connections.max(1),
+                free: connections.max(files_at_once).max(1),
+                bulk: 0,
                 small_waiting: 0,
             }),
             notify: Notify::new(),
@@ -86,7 +101,10 @@ impl Pool {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.try_take(class) {
-                return Permit { pool: self.clone() };
+                return Permit {
+                    pool: self.clone(),
+                    class,
+                };
             }
             notified.await;
         }
@@ -98,12 +116,13 @@ impl Pool {
             usize::from(self.connections > 1 && self.small_active.load(Ordering::Acquire) > 0);
         let ok = match class {
             Class::Small => s.free > 0,
-            Class::Bulk => s.small_waiting == 0 && s.free > reserve,
+            Class::Bulk => s.small_waiting == 0 && s.free > reserve && s.bulk < self.connections,
         };
         if ok {
             s.free -= 1;
-            if class == Class::Small {
-                s.small_waiting -= 1;
+            match class {
+                Class::Small => s.small_waiting -= 1,
+                Class::Bulk => s.bulk += 1,
             }
         }
         ok
@@ -118,7 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn bulk_leaves_one_for_pending_small_files() {
-        let pool = Pool::new(2);
+        let pool = Pool::new(2, 2);
         pool.small_started();
         let _a = pool.acquire(Class::Bulk).await;
         let blocked =
@@ -137,10 +156,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_single_connection_is_never_reserved() {
-        let pool = Pool::new(1);
+        let pool = Pool::new(1, 8);
         pool.small_started();
         tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Bulk))
             .await
             .expect("with one connection, bulk must not wait for small files");
+    }
+
+    #[tokio::test]
+    async fn more_workers_than_connections_widen_only_small_files() {
+        let pool = Pool::new(2, 4);
+        let _b1 = pool.acquire(Class::Bulk).await;
+        let _b2 = pool.acquire(Class::Bulk).await;
+        let third = tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Bulk));
+        assert!(third.await.is_err(), "ranges stay within --connections");
+        let _s1 = pool.acquire(Class::Small).await;
+        let _s2 = pool.acquire(Class::Small).await;
+        let fifth = tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Small));
+        assert!(
+            fifth.await.is_err(),
+            "the whole budget is max(connections, workers)"
+        );
     }
 }

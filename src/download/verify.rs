@@ -117,6 +117,8 @@ impl InlineHash {
 
 /// Bytes the writers may hand to the hasher at most; past that it reads them back instead.
 const HANDOFF_LIMIT: usize = 8 << 20;
+/// Bytes the hasher waits for once it has caught up, so it is woken once per batch.
+const WAKE_BATCH: u64 = 2 << 20;
 
 /// How far the contiguous completed prefix reaches, shared by writers and the hasher.
 #[derive(Debug, Default)]
@@ -132,6 +134,8 @@ struct PrefixState {
     /// hasher need not read them back.
     handed: VecDeque<(u64, Bytes)>,
     handed_bytes: usize,
+    /// The hasher sleeps until bytes up to here can be digested; `None` while it works.
+    wake_at: Option<u64>,
 }
 
 impl PrefixState {
@@ -171,7 +175,13 @@ impl Prefix {
 
     /// Bytes `[0, ready)` are now on disk.
     pub(crate) fn advance(&self, ready: u64) {
-        self.update(|s| s.ready = s.ready.max(ready));
+        let (lock, cvar) = &*self.0;
+        let mut s = lock.lock().expect("prefix state");
+        s.ready = s.ready.max(ready);
+        if s.wake_at.is_some_and(|at| s.ready >= at) {
+            drop(s);
+            cvar.notify_all();
+        }
     }
 
     /// Offers bytes just written at `offset`. The hasher keeps them if they continue exactly
@@ -185,8 +195,10 @@ impl Prefix {
         }
         s.handed_bytes += bytes.len();
         s.handed.push_back((offset, bytes));
-        drop(s);
-        cvar.notify_all();
+        if s.wake_at.is_some_and(|at| s.handoff_at() >= at) {
+            drop(s);
+            cvar.notify_all();
+        }
     }
 
     /// The file turned out to be `len` bytes long (for downloads of unknown size).
@@ -204,9 +216,12 @@ impl Prefix {
     }
 
     /// Blocks until there is more to digest beyond `hashed`; `None` when done or cancelled.
+    /// Once it has caught up with the writers, the hasher sleeps until a batch of bytes is
+    /// there, so it is not woken for every buffer.
     fn next_step(&self, hashed: u64) -> Option<(Step, u64)> {
         let (lock, cvar) = &*self.0;
         let mut s = lock.lock().expect("prefix state");
+        s.wake_at = None;
         loop {
             if s.cancelled || s.len == Some(hashed) {
                 return None;
@@ -233,7 +248,10 @@ impl Prefix {
                     return Some((Step::ReadTo(to), len));
                 }
             }
+            let batch = hashed.saturating_add(WAKE_BATCH);
+            s.wake_at = Some(s.len.map_or(batch, |len| batch.min(len)));
             s = cvar.wait(s).expect("prefix state");
+            s.wake_at = None;
         }
     }
 }

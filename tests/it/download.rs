@@ -338,3 +338,47 @@ fn disabled_symlinks_put_real_files_in_the_snapshot() {
         "nothing fetched again"
     );
 }
+
+#[test]
+fn max_workers_above_connections_fetches_that_many_small_files_at_once() {
+    // Each Hub request waits 400 ms: with only `--connections 2` in play, no more than two
+    // resolve requests could arrive in any 400 ms window.
+    let hub = FakeHub::builder()
+        .latency(std::time::Duration::from_millis(400))
+        .model("org/many", |mut r| {
+            for i in 0..12 {
+                r = r.file(&format!("f{i:02}.txt"), format!("file {i}"));
+            }
+            r
+        })
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    crate::support::run_ok(
+        env.hfdl()
+            .args(["download", "org/many", "--max-workers", "12"])
+            .args(["--connections", "2", "--local-dir"])
+            .arg(&dir),
+    );
+    assert_eq!(files_under(&dir).len(), 12);
+    let mut arrivals: Vec<_> = hub
+        .requests()
+        .into_iter()
+        .filter(|r| r.origin == Origin::Hub && r.path.contains("/resolve/"))
+        .map(|r| r.at)
+        .collect();
+    arrivals.sort();
+    let most_in_a_window = (0..arrivals.len())
+        .map(|i| {
+            arrivals[i..]
+                .iter()
+                .take_while(|t| t.duration_since(arrivals[i]).as_millis() < 300)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most_in_a_window >= 6,
+        "small files were capped by --connections: at most {most_in_a_window} requests overlapped"
+    );
+}
