@@ -10,8 +10,8 @@
 #   --quick        small data for a smoke test (64 MiB / 128 MiB / 200 files instead of 1 GiB / 2 GiB / 2000)
 #   --runs N       run every tool N times; the table shows the median run and the min-max wall range (default 1)
 #   --record FILE  also append the tables, with date and machine, to FILE (created with a how-to header)
-#   --pin          pin servers to the first half of the CPUs and clients to the rest with taskset (default)
-#   --no-pin       let the scheduler place servers and clients freely
+#   --pin          pin servers to the first half of the CPUs and clients to the rest with taskset
+#   --no-pin       let the scheduler place servers and clients freely (default)
 #   --out-dir DIR  where the tools write their downloads (default bench/work/out, on disk; e.g. /dev/shm/x for RAM)
 #   --strict       exit 3 when a bar FAILs (default: exit 0 whenever the harness itself worked)
 #
@@ -34,7 +34,7 @@ QUICK=0
 TOOLS=hfdl,hf,hf_transfer,aria2c,curl,tuned
 RUNS=1
 RECORD=
-PIN=1
+PIN=0
 STRICT=0
 OUT_BASE=$WORK/out
 while (($#)); do

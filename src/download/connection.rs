@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,12 @@ const WRITE_BUF: usize = 256 * 1024;
 /// A chunk at least this large is written as it came, without gathering.
 const DIRECT_WRITE: usize = 64 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+/// Unhashed bytes that show the hasher cannot keep up with the connections.
+const HASH_BACKLOG: u64 = 32 << 20;
+/// Checks (100 ms apart) the backlog must last before connections are cut.
+const BACKLOG_CHECKS: u32 = 3;
+/// Connections a fast file keeps at least.
+const MIN_STREAMS: usize = 2;
 
 /// The shared state of one file's transfer.
 pub(super) struct FileState {
@@ -45,6 +51,32 @@ pub(super) struct FileState {
     /// The digest of a sequential download, computed as it is written.
     pub(super) inline: Option<Mutex<InlineHash>>,
     pub(super) reporter: Arc<dyn Reporter>,
+    pub(super) streams: Streams,
+}
+
+/// How many connections work on one file, and how many may.
+///
+/// On a fast link the hasher is the ceiling (one core digests about 1.4 GB/s here). Once more
+/// than [`HASH_BACKLOG`] bytes of the completed prefix wait for it, connections beyond what it can take only cost CPU,
+/// and the bytes they fetch far ahead of the hash cursor must be read back, so the file's
+/// connections are halved, never below two. A throttled link never builds a lasting backlog
+/// and keeps them all.
+#[derive(Debug, Default)]
+pub(super) struct Streams {
+    active: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl Streams {
+    /// A connection leaves if there are more than the limit.
+    fn retire_one(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
+                (a > limit).then(|| a - 1)
+            })
+            .is_ok()
+    }
 }
 
 impl FileState {
@@ -98,6 +130,13 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
         })
     });
     let class = if split { Class::Bulk } else { Class::Small };
+    let stop_governor = Arc::new(tokio::sync::Notify::new());
+    state.streams.active.store(workers, Ordering::Release);
+    state.streams.limit.store(workers, Ordering::Release);
+    let governor = (split && workers > MIN_STREAMS).then(|| {
+        let (state, stop) = (state.clone(), stop_governor.clone());
+        tokio::spawn(async move { govern(&state, &stop).await })
+    });
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
         let (ctx, state, first) = (ctx.clone(), state.clone(), whole.take());
@@ -116,9 +155,11 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             set.abort_all();
         }
     }
-    if let Some(checkpointer) = checkpointer {
-        stop.notify_one();
-        let _ = checkpointer.await;
+    for (task, stop) in [(checkpointer, stop), (governor, stop_governor)] {
+        if let Some(task) = task {
+            stop.notify_one();
+            let _ = task.await;
+        }
     }
     result?;
     let done = state.done.lock().expect("done").clone();
@@ -130,6 +171,36 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             "internal error: `{}` has missing ranges after download",
             state.job.file.path
         ))
+    }
+}
+
+/// Halves the file's connections while the hasher falls behind (see [`Streams`]).
+///
+/// The backlog must persist for [`BACKLOG_CHECKS`] checks in a row: a throttled mirror that
+/// lets each new request burst (nginx's `limit_rate` allows a second's worth at once) makes
+/// spikes that the hasher clears within a check or two.
+async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
+    let mut over = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            () = stop.notified() => return,
+        }
+        // Only the completed prefix can be hashed: bytes further on, fetched by connections
+        // still filling lower ranges, are no sign of a slow hasher.
+        over = if state.prefix.lag() > HASH_BACKLOG {
+            over + 1
+        } else {
+            0
+        };
+        let limit = state.streams.limit.load(Ordering::Acquire);
+        if over >= BACKLOG_CHECKS && limit > MIN_STREAMS {
+            state
+                .streams
+                .limit
+                .store((limit / 2).max(MIN_STREAMS), Ordering::Release);
+            over = 0;
+        }
     }
 }
 
@@ -211,6 +282,9 @@ async fn worker(
     mut first: Option<FileBody>,
 ) -> Result<()> {
     loop {
+        if first.is_none() && state.streams.retire_one() {
+            return Ok(());
+        }
         match state.plan.next() {
             Next::Piece(piece) => {
                 let _permit = ctx.pool.acquire(class).await;
@@ -457,4 +531,22 @@ pub(super) async fn checkpoint(state: &Arc<FileState>) -> Result<()> {
     tokio::task::spawn_blocking(move || journal::checkpoint(&file, &path, &etag, size, &done))
         .await?
         .context("failed to write the resume journal")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_above_the_limit_retire_one_at_a_time() {
+        let streams = Streams::default();
+        streams.active.store(4, Ordering::Relaxed);
+        streams.limit.store(4, Ordering::Relaxed);
+        assert!(!streams.retire_one(), "at the limit, nobody leaves");
+        streams.limit.store(2, Ordering::Relaxed);
+        assert!(streams.retire_one());
+        assert!(streams.retire_one());
+        assert!(!streams.retire_one(), "two stay");
+        assert_eq!(streams.active.load(Ordering::Relaxed), 2);
+    }
 }

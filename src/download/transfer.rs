@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
-use super::connection::{FileState, checkpoint, run_workers};
+use super::connection::{FileState, Streams, checkpoint, run_workers};
 use super::journal;
 use super::ranges::{Plan, RangeSet};
 use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
@@ -193,6 +193,7 @@ async fn transfer(
         subject: ctx.subject_for(&job.file.path),
         inline,
         reporter: ctx.reporter.clone(),
+        streams: Streams::default(),
     });
     state.mark_done(0, 0);
     let hasher = state.inline.is_none().then(|| {

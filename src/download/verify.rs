@@ -173,6 +173,12 @@ impl Prefix {
         out
     }
 
+    /// Bytes of the completed prefix the hasher has not taken yet.
+    pub(crate) fn lag(&self) -> u64 {
+        let s = self.0.0.lock().expect("prefix state");
+        s.ready.saturating_sub(s.claimed)
+    }
+
     /// Bytes `[0, ready)` are now on disk.
     pub(crate) fn advance(&self, ready: u64) {
         let (lock, cvar) = &*self.0;
