@@ -342,6 +342,35 @@ mod tests {
     }
 
     #[test]
+    fn mixes_handed_buffers_and_read_back_in_any_order() {
+        // Two "connections" write 64 KiB blocks of two halves; each offers what it wrote.
+        // Only blocks that continue the hash cursor are kept; the rest must be read back.
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(data.len() as u64).unwrap();
+        let prefix = Prefix::new(Some(data.len() as u64));
+        let (p2, f2) = (prefix.clone(), file.try_clone().unwrap());
+        let hasher = std::thread::spawn(move || follow_prefix(&f2, Checksum::Sha256, &p2));
+        let half = data.len() / 2;
+        let block = 64 * 1024;
+        let mut done = crate::download::ranges::RangeSet::default();
+        let mut order: Vec<usize> = (0..half).step_by(block).collect();
+        order.extend((half..data.len()).step_by(block));
+        // Interleave the two halves: lower, upper, lower, upper, ...
+        let (lower, upper) = order.split_at(order.len() / 2);
+        let interleaved = lower.iter().zip(upper).flat_map(|(a, b)| [*a, *b]);
+        for start in interleaved.chain(lower.iter().skip(upper.len()).copied()) {
+            let end = (start + block).min(if start < half { half } else { data.len() });
+            file.write_all_at(&data[start..end], start as u64).unwrap();
+            prefix.offer(start as u64, Bytes::copy_from_slice(&data[start..end]));
+            done.insert(start as u64..end as u64);
+            prefix.advance(done.prefix_end());
+        }
+        let digest = hasher.join().unwrap().unwrap().unwrap();
+        assert_eq!(digest, hex::encode(Sha256::digest(&data)));
+    }
+
+    #[test]
     fn follows_a_growing_prefix() {
         let mut tmp = tempfile::tempfile().unwrap();
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();

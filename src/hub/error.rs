@@ -68,6 +68,8 @@ impl HubError {
     /// Returns true if the same request may succeed when retried.
     pub(crate) fn is_transient(&self) -> bool {
         match self {
+            // Retrying does not make a refused certificate acceptable.
+            Self::Transport { .. } if self.is_untrusted_certificate() => false,
             Self::RateLimited { .. }
             | Self::Transport { .. }
             | Self::Stalled { .. }
@@ -96,6 +98,32 @@ impl HubError {
         }
     }
 
+    /// The server's TLS certificate was refused (unknown issuer, expired, wrong name): a
+    /// corporate proxy or a mirror with a private CA that is not in the trust store.
+    pub(crate) fn is_untrusted_certificate(&self) -> bool {
+        let Self::Transport { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cause {
+            if matches!(
+                e.downcast_ref::<rustls::Error>(),
+                Some(rustls::Error::InvalidCertificate(_))
+            ) {
+                return true;
+            }
+            // rustls' error travels inside (nested) `io::Error`s, whose `source()` skips it.
+            cause = match e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => e.source(),
+            };
+        }
+        false
+    }
+
     /// Advice for the user, if any.
     pub(crate) fn hint(&self) -> Option<String> {
         let token_hint = "if the repository is private or gated, pass `--token` or set `HF_TOKEN`";
@@ -116,6 +144,11 @@ impl HubError {
             Self::Offline { .. } => {
                 Some("unset HF_HUB_OFFLINE (and TRANSFORMERS_OFFLINE) to allow downloads".into())
             }
+            Self::Transport { .. } if self.is_untrusted_certificate() => Some(
+                "the server's TLS certificate is not trusted; if a proxy or mirror uses its own \
+                 CA, set `SSL_CERT_FILE` (or `REQUESTS_CA_BUNDLE`) to its PEM bundle"
+                    .into(),
+            ),
             Self::Transport { .. } | Self::Stalled { .. } => Some(
                 "check the endpoint (`HF_ENDPOINT`), the proxy and CA settings (`hfdl env`) and \
                  your connection; rerun to resume"
