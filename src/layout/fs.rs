@@ -91,7 +91,14 @@ pub(crate) fn relative_path(from: &Path, to: &Path) -> PathBuf {
 #[derive(Debug)]
 pub(crate) struct FileLock {
     file: File,
-    owner: Option<PathBuf>,
+    /// Our owner file and what we wrote in it, to never delete one that is not ours.
+    owner: Option<(PathBuf, String)>,
+}
+
+/// What an owner file says (pid, host, start time to the microsecond: unique per claim). Inode
+/// numbers would not do: a deleted file's number is often reused at once.
+fn owner_text(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
 }
 
 impl FileLock {
@@ -99,12 +106,12 @@ impl FileLock {
     pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
         let mut lock = Self::acquire_flock_only(path)?;
         let owner = owner_path(path);
-        claim_owner_file(&owner)?;
+        let claim = claim_owner_file(&owner)?;
         heartbeats()
             .lock()
             .expect("heartbeat registry")
             .insert(owner.clone());
-        lock.owner = Some(owner);
+        lock.owner = Some((owner, claim));
         Ok(lock)
     }
 
@@ -131,12 +138,15 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        if let Some(owner) = &self.owner {
+        if let Some((owner, claim)) = &self.owner {
             heartbeats()
                 .lock()
                 .expect("heartbeat registry")
                 .remove(owner);
-            let _ = fs::remove_file(owner);
+            // If our lock was broken as stale meanwhile, the file there now is someone else's.
+            if owner_text(owner).as_ref() == Some(claim) {
+                let _ = fs::remove_file(owner);
+            }
         }
         let _ = self.file.unlock();
     }
@@ -177,7 +187,9 @@ fn lock_flock(file: &File) -> io::Result<()> {
     }
 }
 
-fn claim_owner_file(owner: &Path) -> io::Result<()> {
+/// Creates the owner file, waiting while a live one exists and breaking a stale one; returns
+/// what it wrote there.
+fn claim_owner_file(owner: &Path) -> io::Result<String> {
     let me = format!(
         "pid={}\nhost={}\nstarted={}\n",
         std::process::id(),
@@ -186,10 +198,16 @@ fn claim_owner_file(owner: &Path) -> io::Result<()> {
     );
     loop {
         match OpenOptions::new().write(true).create_new(true).open(owner) {
-            Ok(mut file) => return file.write_all(me.as_bytes()),
+            Ok(mut file) => {
+                file.write_all(me.as_bytes())?;
+                return Ok(me);
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Read before judging: if the file changes in between, the new one is judged
+                // (and a fresh one is not stale), or this text no longer matches what is there.
+                let text = owner_text(owner).unwrap_or_default();
                 if is_stale(owner) {
-                    let _ = fs::remove_file(owner);
+                    break_stale(owner, &text);
                 } else {
                     std::thread::sleep(POLL);
                 }
@@ -197,6 +215,34 @@ fn claim_owner_file(owner: &Path) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Removes the owner file judged stale (whose text was `judged`), without ever removing another.
+///
+/// Two processes may judge the same file stale; if one breaks it and claims the lock before the
+/// other acts, a plain `remove_file` by the second would delete the first one's fresh claim and
+/// both would hold the lock. So the file is first moved aside (atomic), and deleted only if it
+/// is the one judged; a fresh claim moved aside by mistake is put back, unless yet another
+/// claim took its place, which then stands.
+fn break_stale(owner: &Path, judged: &str) {
+    let mut name = owner.as_os_str().to_os_string();
+    name.push(format!(
+        ".stale-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    let aside = PathBuf::from(name);
+    if fs::rename(owner, &aside).is_err() {
+        return;
+    }
+    if owner_text(&aside).as_deref() != Some(judged) {
+        let cwd = rustix::fs::CWD;
+        let flags = rustix::fs::RenameFlags::NOREPLACE;
+        if rustix::fs::renameat_with(cwd, &aside, cwd, owner, flags).is_ok() {
+            return;
+        }
+    }
+    let _ = fs::remove_file(&aside);
 }
 
 /// An owner file whose process is gone (same host) or whose heartbeat stopped.
@@ -291,6 +337,37 @@ mod tests {
         assert!(text.contains(&format!("pid={}", std::process::id())));
         drop(held);
         assert!(!owner_path(&lock).exists());
+    }
+
+    #[test]
+    fn breaking_a_stale_owner_never_removes_a_fresh_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        fs::write(&owner, "stale").unwrap();
+        // Another process breaks the stale file and claims the lock before we act.
+        fs::remove_file(&owner).unwrap();
+        let keep = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        fs::write(&owner, "fresh").unwrap();
+        break_stale(&owner, "stale");
+        assert_eq!(fs::read_to_string(&owner).unwrap(), "fresh");
+        // The stale one itself is broken, and nothing is left aside.
+        break_stale(&owner, "fresh");
+        assert!(!owner.exists());
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the unrelated temp file: {left:?}");
+        drop(keep);
+    }
+
+    #[test]
+    fn a_broken_lock_does_not_delete_its_successor_on_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("x.lock");
+        let held = FileLock::acquire(&lock).unwrap();
+        // Judged stale by someone else, who now holds it.
+        fs::remove_file(owner_path(&lock)).unwrap();
+        fs::write(owner_path(&lock), "pid=1\nhost=elsewhere\n").unwrap();
+        drop(held);
+        assert!(owner_path(&lock).exists());
     }
 
     #[test]
