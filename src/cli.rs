@@ -246,13 +246,13 @@ pub(crate) struct DownloadArgs {
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
 
-    /// Number of files downloaded at once (raise it for repos of many small files).
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Number of files downloaded at once (raise it for repos of many small files; at most 64).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) max_workers: u16,
 
     /// Number of HTTP connections for the ranges of large files (small files may use up to
-    /// `--max-workers`).
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=128))]
+    /// `--max-workers`; at most 64).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) connections: u16,
 
     /// Drop a connection that delivers no byte for this many seconds and continue its range on

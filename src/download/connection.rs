@@ -25,13 +25,10 @@ use crate::hub::{FileBody, HubError, Subject};
 use crate::layout::Partial;
 use crate::retry::Backoff;
 
-const WRITE_BUF: usize = 256 * 1024;
-/// A chunk at least this large is written as it came, without gathering.
-const DIRECT_WRITE: usize = 64 * 1024;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 /// Unhashed bytes that show the hasher cannot keep up with the connections.
 const HASH_BACKLOG: u64 = 32 << 20;
-/// Checks (100 ms apart) the backlog must last before connections are cut.
+/// Checks (100 ms apart) in a row the backlog must grow before connections are cut.
 const BACKLOG_CHECKS: u32 = 3;
 /// Connections a fast file keeps at least.
 const MIN_STREAMS: usize = 2;
@@ -65,6 +62,20 @@ pub(super) struct FileState {
 pub(super) struct Streams {
     active: AtomicUsize,
     limit: AtomicUsize,
+}
+
+/// A worker counted in [`Streams::active`]; uncounted when it leaves, however it leaves.
+struct Counted<'a> {
+    streams: &'a Streams,
+    retired: bool,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.retired {
+            self.streams.active.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 impl Streams {
@@ -176,11 +187,12 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
 
 /// Halves the file's connections while the hasher falls behind (see [`Streams`]).
 ///
-/// The backlog must persist for [`BACKLOG_CHECKS`] checks in a row: a throttled mirror that
-/// lets each new request burst (nginx's `limit_rate` allows a second's worth at once) makes
-/// spikes that the hasher clears within a check or two.
+/// The backlog must be over [`HASH_BACKLOG`] and grow for [`BACKLOG_CHECKS`] checks in a
+/// row: a throttled mirror that lets each new request burst (nginx's `limit_rate` allows a
+/// second's worth at once) makes spikes that the hasher clears within a check or two, and a
+/// resumed file starts with its whole done prefix to hash, a backlog that shrinks.
 async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
-    let mut over = 0;
+    let (mut rising, mut before) = (0, 0);
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -188,18 +200,20 @@ async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
         }
         // Only the completed prefix can be hashed: bytes further on, fetched by connections
         // still filling lower ranges, are no sign of a slow hasher.
-        over = if state.prefix.lag() > HASH_BACKLOG {
-            over + 1
+        let lag = state.prefix.lag();
+        rising = if lag > HASH_BACKLOG && lag > before {
+            rising + 1
         } else {
             0
         };
+        before = lag;
         let limit = state.streams.limit.load(Ordering::Acquire);
-        if over >= BACKLOG_CHECKS && limit > MIN_STREAMS {
+        if rising >= BACKLOG_CHECKS && limit > MIN_STREAMS {
             state
                 .streams
                 .limit
                 .store((limit / 2).max(MIN_STREAMS), Ordering::Release);
-            over = 0;
+            rising = 0;
         }
     }
 }
@@ -281,8 +295,13 @@ async fn worker(
     class: Class,
     mut first: Option<FileBody>,
 ) -> Result<()> {
+    let mut counted = Counted {
+        streams: &state.streams,
+        retired: false,
+    };
     loop {
         if first.is_none() && state.streams.retire_one() {
+            counted.retired = true;
             return Ok(());
         }
         match state.plan.next() {
@@ -368,7 +387,7 @@ async fn stream(
         // The server ignored the range: from now on one stream fetches the rest of the file.
         return (0, Ok(()));
     }
-    let mut writer = Writer::new(state, piece, pos);
+    let mut writer = Writer::new(state, piece, pos, ctx.write_buf);
     let result = pump(ctx, &mut body, &mut writer).await;
     let result = result.and(writer.flush().map_err(StreamError::Fatal));
     let written = writer.written;
@@ -437,11 +456,13 @@ async fn pump(ctx: &Ctx, body: &mut FileBody, writer: &mut Writer<'_>) -> Result
     }
 }
 
-/// Writes a piece's bytes at their offset: large chunks as they come, small ones gathered
-/// into a buffer first so a slow link does not cost a system call per few kilobytes.
+/// Writes a piece's bytes at their offset: chunks of at least `gather` bytes as they come,
+/// smaller ones gathered into a buffer of that size first, so a slow link does not cost a
+/// system call per few kilobytes.
 struct Writer<'a> {
     state: &'a FileState,
     piece: &'a Piece,
+    gather: usize,
     buf: BytesMut,
     /// File offset of `buf[0]`.
     cursor: u64,
@@ -450,10 +471,11 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(state: &'a FileState, piece: &'a Piece, pos: u64) -> Self {
+    fn new(state: &'a FileState, piece: &'a Piece, pos: u64, gather: usize) -> Self {
         Self {
             state,
             piece,
+            gather,
             buf: BytesMut::new(),
             cursor: pos,
             written: 0,
@@ -463,15 +485,15 @@ impl<'a> Writer<'a> {
 
     /// Adds bytes; returns false once the piece's end is reached.
     fn push(&mut self, chunk: Bytes) -> Result<bool> {
-        if self.buf.is_empty() && chunk.len() >= DIRECT_WRITE {
-            self.write_out(chunk)?;
+        if self.buf.is_empty() && chunk.len() >= self.gather {
+            self.write_out(chunk, false)?;
         } else {
             if self.buf.capacity() == 0 {
-                self.buf.reserve(WRITE_BUF);
+                self.buf.reserve(self.gather);
             }
             self.buf.extend_from_slice(&chunk);
             let end = self.piece.end.load(Ordering::Acquire);
-            if self.buf.len() >= WRITE_BUF || self.cursor + self.buf.len() as u64 >= end {
+            if self.buf.len() >= self.gather || self.cursor + self.buf.len() as u64 >= end {
                 self.flush()?;
             }
         }
@@ -481,11 +503,12 @@ impl<'a> Writer<'a> {
     /// Writes what is buffered.
     fn flush(&mut self) -> Result<()> {
         let data = self.buf.split().freeze();
-        self.write_out(data)
+        self.write_out(data, true)
     }
 
-    /// Writes bytes at the cursor, clipped to the piece's current end.
-    fn write_out(&mut self, mut data: Bytes) -> Result<()> {
+    /// Writes bytes at the cursor, clipped to the piece's current end. `owned`: the bytes are
+    /// this writer's own buffer, not a view of the HTTP client's.
+    fn write_out(&mut self, mut data: Bytes, owned: bool) -> Result<()> {
         let end = self.piece.end.load(Ordering::Acquire);
         let room = usize::try_from(end.saturating_sub(self.cursor)).unwrap_or(usize::MAX);
         if data.len() > room {
@@ -510,7 +533,7 @@ impl<'a> Writer<'a> {
         self.state.reporter.bytes(self.state.id, len);
         if self.state.inline.is_none() {
             // The prefix hasher may digest these bytes from memory instead of reading them back.
-            self.state.prefix.offer(start, data);
+            self.state.prefix.offer(start, data, owned);
         }
         self.state.mark_done(start, self.cursor);
         Ok(())
@@ -548,5 +571,21 @@ mod tests {
         assert!(streams.retire_one());
         assert!(!streams.retire_one(), "two stay");
         assert_eq!(streams.active.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn workers_that_finished_no_longer_count() {
+        let streams = Streams::default();
+        streams.active.store(16, Ordering::Relaxed);
+        for _ in 0..13 {
+            drop(Counted {
+                streams: &streams,
+                retired: false,
+            });
+        }
+        streams.limit.store(8, Ordering::Relaxed);
+        // The three still running must not all leave because the finished ones were counted.
+        assert!(!streams.retire_one());
+        assert_eq!(streams.active.load(Ordering::Relaxed), 3);
     }
 }

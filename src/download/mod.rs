@@ -131,6 +131,10 @@ pub(crate) struct Ctx {
     pub(crate) force: bool,
     pub(crate) tuning: Tuning,
     pub(crate) retry_base: Duration,
+    /// Bytes a connection gathers before writing; large chunks are written as they come.
+    pub(crate) write_buf: usize,
+    /// What the hashers of all files may hold of the writers' buffers.
+    pub(crate) handoff: Arc<verify::HandoffBudget>,
     /// Makes finished small files durable in batches.
     pub(crate) committer: commit::Committer,
     /// Becomes true when the run must stop (Ctrl-C or another file failed).
@@ -142,6 +146,17 @@ impl Ctx {
         self.hub
             .subject(&self.repo, Some(self.commit.as_str()), Some(path))
     }
+}
+
+/// The writers' buffers of all connections together stay near this.
+const WRITE_BUFFERS: usize = 8 << 20;
+/// Bytes the hashers may hold of the writers' buffers, for the whole run.
+const HANDOFF_BYTES: usize = 8 << 20;
+
+/// The gathering buffer of one connection: 256 KiB, less when there are many connections, so
+/// memory does not grow with `--connections` or `--max-workers`.
+fn write_buffer(connections: usize) -> usize {
+    (WRITE_BUFFERS / connections.max(1)).clamp(64 << 10, 256 << 10)
 }
 
 /// Options of a download run.
@@ -203,6 +218,8 @@ pub(crate) async fn run(
         connections: options.connections,
         force: options.force,
         tuning,
+        write_buf: write_buffer(options.connections.max(options.max_workers)),
+        handoff: verify::HandoffBudget::new(HANDOFF_BYTES),
         cancel: cancel.subscribe(),
         committer: commit::Committer::start(),
     });

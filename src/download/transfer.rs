@@ -187,7 +187,7 @@ async fn transfer(
         file: Arc::new(file),
         partial: partial.clone(),
         plan: Plan::new(&done.missing(whole), piece, ctx.tuning.min_split),
-        prefix: Prefix::new(size),
+        prefix: Prefix::new(size, ctx.handoff.clone()),
         done: Mutex::new(done),
         url: Mutex::new(job.url.clone()),
         subject: ctx.subject_for(&job.file.path),
@@ -319,8 +319,11 @@ fn preallocate(file: &File, size: u64) -> io::Result<()> {
         )
     };
     if is_tmpfs(file) {
+        use std::os::unix::fs::MetadataExt;
         let stat = rustix::fs::fstatvfs(file)?;
-        if stat.f_bavail.saturating_mul(stat.f_frsize) < size {
+        // What the file does not hold yet; a tmpfs without a size limit reports 0 blocks.
+        let need = size.saturating_sub(file.metadata()?.blocks().saturating_mul(512));
+        if stat.f_blocks > 0 && stat.f_bavail.saturating_mul(stat.f_frsize) < need {
             return Err(no_space());
         }
         return file.set_len(size);

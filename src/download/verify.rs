@@ -16,7 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::repo::Checksum;
 
-const READ_BLOCK: usize = 1 << 20;
+const READ_BLOCK: usize = 256 << 10;
+/// The hasher claims at most this much of the file to read back at once, so how far it has
+/// got stays accurate while it reads.
+const READ_CLAIM: u64 = 8 << 20;
 
 /// A running digest of a file's content.
 pub(crate) enum Hasher {
@@ -115,13 +118,37 @@ impl InlineHash {
     }
 }
 
-/// Bytes the writers may hand to the hasher at most; past that it reads them back instead.
-const HANDOFF_LIMIT: usize = 8 << 20;
+/// The bytes writers may hand over to hashers, shared by all the files of a run: past it, a
+/// hasher reads the bytes back instead. Only copies the writers own are held, so this is the
+/// memory they take.
+#[derive(Debug)]
+pub(crate) struct HandoffBudget {
+    free: std::sync::atomic::AtomicUsize,
+}
+
+impl HandoffBudget {
+    pub(crate) fn new(bytes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            free: std::sync::atomic::AtomicUsize::new(bytes),
+        })
+    }
+
+    fn take(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.free
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| f.checked_sub(n))
+            .is_ok()
+    }
+
+    fn give(&self, n: usize) {
+        self.free.fetch_add(n, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 /// Bytes the hasher waits for once it has caught up, so it is woken once per batch.
 const WAKE_BATCH: u64 = 2 << 20;
 
 /// How far the contiguous completed prefix reaches, shared by writers and the hasher.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PrefixState {
     /// Bytes `[0, ready)` are written.
     ready: u64,
@@ -136,6 +163,13 @@ struct PrefixState {
     handed_bytes: usize,
     /// The hasher sleeps until bytes up to here can be digested; `None` while it works.
     wake_at: Option<u64>,
+    budget: Arc<HandoffBudget>,
+}
+
+impl Drop for PrefixState {
+    fn drop(&mut self) {
+        self.budget.give(self.handed_bytes);
+    }
 }
 
 impl PrefixState {
@@ -144,6 +178,13 @@ impl PrefixState {
         self.handed
             .back()
             .map_or(self.claimed, |(at, b)| at + b.len() as u64)
+    }
+
+    fn pop_handed(&mut self) -> Option<(u64, Bytes)> {
+        let (at, bytes) = self.handed.pop_front()?;
+        self.handed_bytes -= bytes.len();
+        self.budget.give(bytes.len());
+        Some((at, bytes))
     }
 }
 
@@ -156,14 +197,22 @@ enum Step {
 }
 
 /// The writers' side: announces progress of the completed prefix.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Prefix(Arc<(Mutex<PrefixState>, Condvar)>);
 
 impl Prefix {
-    pub(crate) fn new(len: Option<u64>) -> Self {
-        let prefix = Self::default();
-        prefix.0.0.lock().expect("prefix state").len = len;
-        prefix
+    pub(crate) fn new(len: Option<u64>, budget: Arc<HandoffBudget>) -> Self {
+        let state = PrefixState {
+            ready: 0,
+            len,
+            cancelled: false,
+            claimed: 0,
+            handed: VecDeque::new(),
+            handed_bytes: 0,
+            wake_at: None,
+            budget,
+        };
+        Self(Arc::new((Mutex::new(state), Condvar::new())))
     }
 
     fn update<T>(&self, f: impl FnOnce(&mut PrefixState) -> T) -> T {
@@ -191,14 +240,23 @@ impl Prefix {
     }
 
     /// Offers bytes just written at `offset`. The hasher keeps them if they continue exactly
-    /// where it will be and there is room; otherwise it reads them back later.
-    pub(crate) fn offer(&self, offset: u64, bytes: Bytes) {
+    /// where it will be and the run's budget has room; otherwise it reads them back later.
+    /// Bytes the caller does not own outright (`owned` false: a view of the HTTP client's
+    /// read buffer, which would keep all of that buffer alive) are copied if kept.
+    pub(crate) fn offer(&self, offset: u64, bytes: Bytes, owned: bool) {
         let (lock, cvar) = &*self.0;
         let mut s = lock.lock().expect("prefix state");
-        let fits = s.handed_bytes + bytes.len() <= HANDOFF_LIMIT;
-        if s.cancelled || !fits || bytes.is_empty() || offset != s.handoff_at() {
+        if s.cancelled || bytes.is_empty() || offset != s.handoff_at() {
             return;
         }
+        if !s.budget.take(bytes.len()) {
+            return;
+        }
+        let bytes = if owned {
+            bytes
+        } else {
+            Bytes::copy_from_slice(&bytes)
+        };
         s.handed_bytes += bytes.len();
         s.handed.push_back((offset, bytes));
         if s.wake_at.is_some_and(|at| s.handoff_at() >= at) {
@@ -216,8 +274,7 @@ impl Prefix {
     pub(crate) fn cancel(&self) {
         self.update(|s| {
             s.cancelled = true;
-            s.handed.clear();
-            s.handed_bytes = 0;
+            while s.pop_handed().is_some() {}
         });
     }
 
@@ -237,19 +294,20 @@ impl Prefix {
                 .front()
                 .is_some_and(|(at, b)| at + b.len() as u64 <= hashed)
             {
-                let (_, buf) = s.handed.pop_front().expect("checked");
-                s.handed_bytes -= buf.len();
+                s.pop_handed();
             }
             if let Some(len) = s.len {
                 let front = s.handed.front().map(|(at, _)| *at);
                 if front.is_some_and(|at| at <= hashed) {
-                    let (at, buf) = s.handed.pop_front().expect("checked");
-                    s.handed_bytes -= buf.len();
+                    let (at, buf) = s.pop_handed().expect("checked");
                     s.claimed = (at + buf.len() as u64).min(len);
                     return Some((Step::Handed(at, buf), len));
                 }
                 if s.ready > hashed {
-                    let to = front.map_or(s.ready, |at| at.min(s.ready)).min(len);
+                    let to = front
+                        .map_or(s.ready, |at| at.min(s.ready))
+                        .min(len)
+                        .min(hashed + READ_CLAIM);
                     s.claimed = to;
                     return Some((Step::ReadTo(to), len));
                 }
@@ -348,7 +406,7 @@ mod tests {
         let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
         let file = tempfile::tempfile().unwrap();
         file.set_len(data.len() as u64).unwrap();
-        let prefix = Prefix::new(Some(data.len() as u64));
+        let prefix = Prefix::new(Some(data.len() as u64), HandoffBudget::new(8 << 20));
         let (p2, f2) = (prefix.clone(), file.try_clone().unwrap());
         let hasher = std::thread::spawn(move || follow_prefix(&f2, Checksum::Sha256, &p2));
         let half = data.len() / 2;
@@ -362,7 +420,11 @@ mod tests {
         for start in interleaved.chain(lower.iter().skip(upper.len()).copied()) {
             let end = (start + block).min(if start < half { half } else { data.len() });
             file.write_all_at(&data[start..end], start as u64).unwrap();
-            prefix.offer(start as u64, Bytes::copy_from_slice(&data[start..end]));
+            prefix.offer(
+                start as u64,
+                Bytes::copy_from_slice(&data[start..end]),
+                true,
+            );
             done.insert(start as u64..end as u64);
             prefix.advance(done.prefix_end());
         }
@@ -375,7 +437,7 @@ mod tests {
         let mut tmp = tempfile::tempfile().unwrap();
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         tmp.write_all(&data).unwrap();
-        let prefix = Prefix::new(Some(data.len() as u64));
+        let prefix = Prefix::new(Some(data.len() as u64), HandoffBudget::new(8 << 20));
         let p2 = prefix.clone();
         let handle = std::thread::spawn(move || follow_prefix(&tmp, Checksum::Sha256, &p2));
         prefix.advance(1000);
@@ -387,7 +449,7 @@ mod tests {
     #[test]
     fn empty_files_hash() {
         let tmp = tempfile::tempfile().unwrap();
-        let prefix = Prefix::new(Some(0));
+        let prefix = Prefix::new(Some(0), HandoffBudget::new(8 << 20));
         let digest = follow_prefix(&tmp, Checksum::GitSha1, &prefix).unwrap();
         assert_eq!(digest.unwrap(), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
     }

@@ -1328,3 +1328,22 @@ fn read_only_filesystem_is_a_clear_error() {
     assert!(err.contains(s(&disk.0)), "names the directory:\n{err}");
     assert!(err.contains("Read-only file system"), "{err}");
 }
+
+#[test]
+fn an_unlimited_tmpfs_is_not_mistaken_for_a_full_one() {
+    // `size=0` means no limit; statvfs then reports 0 blocks, 0 free.
+    let big = bytes(12 * MIB, 43);
+    let hub = FakeHub::builder()
+        .model("org/m", |r| r.lfs("big.bin", &big).file("a.txt", b"a"))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let Some(disk) = Tmpfs::mount(env.path("unlimited"), "size=0") else {
+        return skip("unlimited tmpfs: cannot mount a tmpfs here (not root?)");
+    };
+    let dir = disk.0.join("out");
+    run_ok(
+        env.hfdl()
+            .args(["download", "org/m", "--local-dir", s(&dir)]),
+    );
+    assert_eq!(sha256_of_file(&dir.join("big.bin")), sha256_hex(&big));
+}
