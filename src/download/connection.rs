@@ -30,6 +30,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const HASH_BACKLOG: u64 = 32 << 20;
 /// Checks (100 ms apart) in a row the backlog must grow before connections are cut.
 const BACKLOG_CHECKS: u32 = 3;
+/// Checks (100 ms apart) in a row with the hasher keeping up before connections come back.
+const CALM_CHECKS: u32 = 10;
 /// Connections a fast file keeps at least.
 const MIN_STREAMS: usize = 2;
 
@@ -54,39 +56,75 @@ pub(super) struct FileState {
 /// How many connections work on one file, and how many may.
 ///
 /// On a fast link the hasher is the ceiling (one core digests about 1.4 GB/s here). Once more
-/// than [`HASH_BACKLOG`] bytes of the completed prefix wait for it, connections beyond what it can take only cost CPU,
-/// and the bytes they fetch far ahead of the hash cursor must be read back, so the file's
-/// connections are halved, never below two. A throttled link never builds a lasting backlog
-/// and keeps them all.
+/// than [`HASH_BACKLOG`] bytes of the completed prefix wait for it and the backlog keeps
+/// growing, connections beyond what it can take only cost CPU, and the bytes they fetch far
+/// ahead of the hash cursor must be read back, so the file's connections are halved, never
+/// below two: the others park between ranges. Once the hasher has kept up for a second, the
+/// limit doubles again (up to where it started), so a slow spell (a busy CPU, a cold disk
+/// under a resumed file) does not leave a throttled download on two connections.
 #[derive(Debug, Default)]
 pub(super) struct Streams {
-    active: AtomicUsize,
+    /// Workers fetching or looking for a range (not parked, not gone).
+    running: AtomicUsize,
     limit: AtomicUsize,
+    /// The number of workers started; the limit never exceeds it.
+    started: AtomicUsize,
 }
 
-/// A worker counted in [`Streams::active`]; uncounted when it leaves, however it leaves.
+/// A running worker counted in [`Streams::running`], uncounted when it parks or leaves.
 struct Counted<'a> {
     streams: &'a Streams,
-    retired: bool,
+    parked: bool,
 }
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
-        if !self.retired {
-            self.streams.active.fetch_sub(1, Ordering::AcqRel);
+        if !self.parked {
+            self.streams.running.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
 
 impl Streams {
-    /// A connection leaves if there are more than the limit.
-    fn retire_one(&self) -> bool {
+    fn start(&self, workers: usize) {
+        self.running.store(workers, Ordering::Release);
+        self.limit.store(workers, Ordering::Release);
+        self.started.store(workers, Ordering::Release);
+    }
+
+    /// A worker steps aside if more than the limit are running.
+    fn try_park(&self) -> bool {
         let limit = self.limit.load(Ordering::Acquire);
-        self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| {
-                (a > limit).then(|| a - 1)
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r > limit).then(|| r - 1)
             })
             .is_ok()
+    }
+
+    /// A parked worker comes back if the limit allows.
+    fn try_unpark(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r < limit).then(|| r + 1)
+            })
+            .is_ok()
+    }
+
+    fn halve(&self) {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.limit
+            .store((limit / 2).max(MIN_STREAMS).min(limit), Ordering::Release);
+    }
+
+    fn double(&self) {
+        let (limit, started) = (
+            self.limit.load(Ordering::Acquire),
+            self.started.load(Ordering::Acquire),
+        );
+        self.limit
+            .store((limit * 2).min(started).max(limit), Ordering::Release);
     }
 }
 
@@ -142,8 +180,7 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
     });
     let class = if split { Class::Bulk } else { Class::Small };
     let stop_governor = Arc::new(tokio::sync::Notify::new());
-    state.streams.active.store(workers, Ordering::Release);
-    state.streams.limit.store(workers, Ordering::Release);
+    state.streams.start(workers);
     let governor = (split && workers > MIN_STREAMS).then(|| {
         let (state, stop) = (state.clone(), stop_governor.clone());
         tokio::spawn(async move { govern(&state, &stop).await })
@@ -185,14 +222,15 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
     }
 }
 
-/// Halves the file's connections while the hasher falls behind (see [`Streams`]).
+/// Halves the file's connections while the hasher falls behind, and doubles them again once
+/// it keeps up (see [`Streams`]).
 ///
 /// The backlog must be over [`HASH_BACKLOG`] and grow for [`BACKLOG_CHECKS`] checks in a
 /// row: a throttled mirror that lets each new request burst (nginx's `limit_rate` allows a
 /// second's worth at once) makes spikes that the hasher clears within a check or two, and a
 /// resumed file starts with its whole done prefix to hash, a backlog that shrinks.
 async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
-    let (mut rising, mut before) = (0, 0);
+    let (mut rising, mut calm, mut before) = (0, 0, 0);
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -206,14 +244,14 @@ async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
         } else {
             0
         };
+        calm = if lag <= HASH_BACKLOG / 2 { calm + 1 } else { 0 };
         before = lag;
-        let limit = state.streams.limit.load(Ordering::Acquire);
-        if rising >= BACKLOG_CHECKS && limit > MIN_STREAMS {
-            state
-                .streams
-                .limit
-                .store((limit / 2).max(MIN_STREAMS), Ordering::Release);
+        if rising >= BACKLOG_CHECKS {
+            state.streams.halve();
             rising = 0;
+        } else if calm >= CALM_CHECKS {
+            state.streams.double();
+            calm = 0;
         }
     }
 }
@@ -297,12 +335,21 @@ async fn worker(
 ) -> Result<()> {
     let mut counted = Counted {
         streams: &state.streams,
-        retired: false,
+        parked: false,
     };
     loop {
-        if first.is_none() && state.streams.retire_one() {
-            counted.retired = true;
-            return Ok(());
+        if counted.parked {
+            if state.plan.is_finished() {
+                return Ok(());
+            }
+            if !state.streams.try_unpark() {
+                cancellable_sleep(ctx, Duration::from_millis(100)).await?;
+                continue;
+            }
+            counted.parked = false;
+        } else if first.is_none() && state.streams.try_park() {
+            counted.parked = true;
+            continue;
         }
         match state.plan.next() {
             Next::Piece(piece) => {
@@ -561,31 +608,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connections_above_the_limit_retire_one_at_a_time() {
+    fn workers_park_above_the_limit_and_come_back_when_it_rises() {
         let streams = Streams::default();
-        streams.active.store(4, Ordering::Relaxed);
-        streams.limit.store(4, Ordering::Relaxed);
-        assert!(!streams.retire_one(), "at the limit, nobody leaves");
-        streams.limit.store(2, Ordering::Relaxed);
-        assert!(streams.retire_one());
-        assert!(streams.retire_one());
-        assert!(!streams.retire_one(), "two stay");
-        assert_eq!(streams.active.load(Ordering::Relaxed), 2);
+        streams.start(4);
+        assert!(!streams.try_park(), "at the limit, nobody parks");
+        streams.halve();
+        assert!(streams.try_park());
+        assert!(streams.try_park());
+        assert!(!streams.try_park(), "two keep running");
+        streams.halve();
+        assert_eq!(streams.limit.load(Ordering::Relaxed), MIN_STREAMS);
+        assert!(!streams.try_unpark(), "no room yet");
+        streams.double();
+        assert!(streams.try_unpark());
+        assert!(streams.try_unpark());
+        assert!(!streams.try_unpark(), "never above the number started");
+        streams.double();
+        assert_eq!(streams.limit.load(Ordering::Relaxed), 4);
     }
 
     #[test]
     fn workers_that_finished_no_longer_count() {
         let streams = Streams::default();
-        streams.active.store(16, Ordering::Relaxed);
+        streams.start(16);
         for _ in 0..13 {
             drop(Counted {
                 streams: &streams,
-                retired: false,
+                parked: false,
             });
         }
         streams.limit.store(8, Ordering::Relaxed);
-        // The three still running must not all leave because the finished ones were counted.
-        assert!(!streams.retire_one());
-        assert_eq!(streams.active.load(Ordering::Relaxed), 3);
+        // The three still running must not park because the finished ones were counted.
+        assert!(!streams.try_park());
+        assert_eq!(streams.running.load(Ordering::Relaxed), 3);
     }
 }

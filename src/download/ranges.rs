@@ -210,6 +210,12 @@ impl Plan {
         Next::Piece(piece)
     }
 
+    /// Nothing is queued and nothing in flight has bytes left: the file is complete.
+    pub(crate) fn is_finished(&self) -> bool {
+        let q = self.queue.lock().expect("plan");
+        q.pending.is_empty() && q.active.iter().all(|p| p.remaining() == 0)
+    }
+
     /// Replaces every piece by `r` (the server ignores ranges; one stream fetches the rest).
     /// Only the first call does anything; returns whether this one did.
     pub(crate) fn restart(&self, r: Range<u64>) -> bool {
