@@ -280,6 +280,20 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_is_finished_only_when_every_piece_is_done() {
+        let plan = Plan::new(std::slice::from_ref(&(0..80)), 40, 10);
+        assert!(!plan.is_finished(), "pieces are queued");
+        let (Next::Piece(a), Next::Piece(b)) = (plan.next(), plan.next()) else {
+            panic!("two pieces expected");
+        };
+        assert!(!plan.is_finished(), "pieces are in flight");
+        a.pos.store(40, Ordering::Relaxed);
+        assert!(!plan.is_finished(), "one piece still has bytes left");
+        b.pos.store(80, Ordering::Relaxed);
+        assert!(plan.is_finished());
+    }
+
+    #[test]
     fn small_remainders_are_not_split() {
         let plan = Plan::new(std::slice::from_ref(&(0..15)), 40, 10);
         let _a = plan.next();
