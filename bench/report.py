@@ -88,10 +88,12 @@ def main():
                 wall += f" ({r['spread'][0]:.2f}–{r['spread'][1]:.2f})"
             ok = r["status"] == "OK"
             ratio = wratio = "—"
-            if tool != "hfdl" and ok and h.get("mbps"):
-                ratio = f"{h['mbps'] / r['mbps']:.2f}×"
-                wratio = f"{h['wall'] / r['wall']:.2f}×"
-            elif tool == "hfdl":
+            # A tuned peer row is compared with hfdl tuned the same way (hf-w64 with hfdl-w64).
+            base = reps.get(tool.replace("hf-", "hfdl-", 1), {}) if tool.startswith("hf-") else h
+            if not tool.startswith("hfdl") and ok and base.get("mbps"):
+                ratio = f"{base['mbps'] / r['mbps']:.2f}×"
+                wratio = f"{base['wall'] / r['wall']:.2f}×"
+            elif tool.startswith("hfdl"):
                 ratio = wratio = "1.00×" if ok else "—"
             status = "ok" if ok else r["status"]
             if r.get("nok") and len(runs[sc][tool]) > r["nok"]:
