@@ -6,6 +6,7 @@
 
 mod commit;
 mod connection;
+mod governor;
 mod journal;
 mod pool;
 mod ranges;

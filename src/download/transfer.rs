@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
-use super::connection::{FileState, Streams, checkpoint, run_workers};
+use super::connection::{FileState, checkpoint, run_workers};
+use super::governor::Streams;
 use super::journal;
 use super::ranges::{Plan, RangeSet};
 use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
