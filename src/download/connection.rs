@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
-use super::governor::{Counted, MIN_STREAMS, Streams, govern};
+use super::governor::{MIN_STREAMS, Streams, govern};
 use super::journal;
 use super::pool::Class;
 use super::ranges::{Next, Piece, Plan, RangeSet};
@@ -82,26 +82,25 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
     }
     // Stopped by a signal and awaited, never aborted: an aborted task would leave its sync and
     // journal write running, and a late journal could undo a newer one.
-    let stop = Arc::new(tokio::sync::Notify::new());
+    let (stop, stopped) = watch::channel(false);
     let checkpointer = split.then(|| {
-        let (state, stop) = (state.clone(), stop.clone());
+        let (state, mut stopped) = (state.clone(), stopped.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(CHECKPOINT_EVERY) => {
                         let _ = checkpoint(&state).await;
                     }
-                    () = stop.notified() => return,
+                    _ = stopped.changed() => return,
                 }
             }
         })
     });
     let class = if split { Class::Bulk } else { Class::Small };
-    let stop_governor = Arc::new(tokio::sync::Notify::new());
     state.streams.start(workers);
     let governor = (split && workers > MIN_STREAMS).then(|| {
-        let (state, stop) = (state.clone(), stop_governor.clone());
-        tokio::spawn(async move { govern(&state, &stop).await })
+        let state = state.clone();
+        tokio::spawn(async move { govern(&state, stopped).await })
     });
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -121,11 +120,9 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
             set.abort_all();
         }
     }
-    for (task, stop) in [(checkpointer, stop), (governor, stop_governor)] {
-        if let Some(task) = task {
-            stop.notify_one();
-            let _ = task.await;
-        }
+    let _ = stop.send(true);
+    for task in [checkpointer, governor].into_iter().flatten() {
+        let _ = task.await;
     }
     result?;
     let done = state.done.lock().expect("done").clone();
@@ -217,22 +214,17 @@ async fn worker(
     class: Class,
     mut first: Option<FileBody>,
 ) -> Result<()> {
-    let mut counted = Counted {
-        streams: &state.streams,
-        parked: false,
-    };
+    let mut me = state.streams.enter();
     loop {
-        if counted.parked {
+        if me.is_parked() {
             if state.plan.is_finished() {
                 return Ok(());
             }
-            if !state.streams.try_unpark() {
+            if !me.try_unpark() {
                 cancellable_sleep(ctx, Duration::from_millis(100)).await?;
                 continue;
             }
-            counted.parked = false;
-        } else if first.is_none() && state.streams.try_park() {
-            counted.parked = true;
+        } else if first.is_none() && me.try_park() {
             continue;
         }
         match state.plan.next() {
@@ -372,14 +364,14 @@ async fn pump(ctx: &Ctx, body: &mut FileBody, writer: &mut Writer<'_>) -> Result
             chunk = body.chunk() => chunk.map_err(StreamError::Hub)?,
             _ = cancel.wait_for(|c| *c) => return Err(StreamError::Fatal(Interrupted.into())),
         };
-        let Some(mut chunk) = chunk else {
+        let Some(chunk) = chunk else {
             return Ok(());
         };
         let behind = writer.cursor.saturating_sub(at);
         let skip = usize::try_from(behind)
             .unwrap_or(usize::MAX)
             .min(chunk.len());
-        let chunk = chunk.split_off(skip);
+        let chunk = chunk.slice(skip..);
         at += (skip + chunk.len()) as u64;
         if !writer.push(chunk).map_err(StreamError::Fatal)? {
             return Ok(());

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use super::connection::FileState;
 
 /// Unhashed bytes that show the hasher cannot keep up with the connections.
@@ -33,10 +35,11 @@ pub(super) struct Streams {
     started: AtomicUsize,
 }
 
-/// A running worker counted in [`Streams::running`], uncounted when it parks or leaves.
+/// One worker, counted in [`Streams::running`] while it runs, uncounted when it parks or
+/// leaves.
 pub(super) struct Counted<'a> {
-    pub(super) streams: &'a Streams,
-    pub(super) parked: bool,
+    streams: &'a Streams,
+    parked: bool,
 }
 
 impl Drop for Counted<'_> {
@@ -47,6 +50,24 @@ impl Drop for Counted<'_> {
     }
 }
 
+impl Counted<'_> {
+    pub(super) fn is_parked(&self) -> bool {
+        self.parked
+    }
+
+    /// Steps aside if more than the limit are running.
+    pub(super) fn try_park(&mut self) -> bool {
+        self.parked = self.streams.try_park();
+        self.parked
+    }
+
+    /// Comes back if the limit allows.
+    pub(super) fn try_unpark(&mut self) -> bool {
+        self.parked = !self.streams.try_unpark();
+        !self.parked
+    }
+}
+
 impl Streams {
     pub(super) fn start(&self, workers: usize) {
         self.running.store(workers, Ordering::Release);
@@ -54,8 +75,16 @@ impl Streams {
         self.started.store(workers, Ordering::Release);
     }
 
+    /// One of the workers counted by [`Streams::start`].
+    pub(super) fn enter(&self) -> Counted<'_> {
+        Counted {
+            streams: self,
+            parked: false,
+        }
+    }
+
     /// A worker steps aside if more than the limit are running.
-    pub(super) fn try_park(&self) -> bool {
+    fn try_park(&self) -> bool {
         let limit = self.limit.load(Ordering::Acquire);
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
@@ -65,7 +94,7 @@ impl Streams {
     }
 
     /// A parked worker comes back if the limit allows.
-    pub(super) fn try_unpark(&self) -> bool {
+    fn try_unpark(&self) -> bool {
         let limit = self.limit.load(Ordering::Acquire);
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
@@ -97,12 +126,12 @@ impl Streams {
 /// row: a throttled mirror that lets each new request burst (nginx's `limit_rate` allows a
 /// second's worth at once) makes spikes that the hasher clears within a check or two, and a
 /// resumed file starts with its whole done prefix to hash, a backlog that shrinks.
-pub(super) async fn govern(state: &FileState, stop: &tokio::sync::Notify) {
+pub(super) async fn govern(state: &FileState, mut stopped: watch::Receiver<bool>) {
     let (mut rising, mut calm, mut before) = (0, 0, 0);
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
-            () = stop.notified() => return,
+            _ = stopped.changed() => return,
         }
         // Only the completed prefix can be hashed: bytes further on, fetched by connections
         // still filling lower ranges, are no sign of a slow hasher.
@@ -153,10 +182,7 @@ mod tests {
         let streams = Streams::default();
         streams.start(16);
         for _ in 0..13 {
-            drop(Counted {
-                streams: &streams,
-                parked: false,
-            });
+            drop(streams.enter());
         }
         streams.limit.store(8, Ordering::Relaxed);
         // The three still running must not park because the finished ones were counted.

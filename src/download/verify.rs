@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
@@ -64,16 +65,7 @@ impl Hasher {
 pub(crate) fn hash_file(file: &File, checksum: Checksum) -> std::io::Result<Option<String>> {
     let len = file.metadata()?.len();
     let mut hasher = Hasher::new(checksum, len);
-    let mut buf = vec![0; READ_BLOCK];
-    let mut offset = 0;
-    while offset < len {
-        let n = file.read_at(&mut buf, offset)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        offset += n as u64;
-    }
+    read_into(file, &mut hasher, 0, len, &mut vec![0; READ_BLOCK])?;
     Ok(hasher.finish())
 }
 
@@ -123,27 +115,27 @@ impl InlineHash {
 /// memory they take.
 #[derive(Debug)]
 pub(crate) struct HandoffBudget {
-    free: std::sync::atomic::AtomicUsize,
+    free: AtomicUsize,
 }
 
 impl HandoffBudget {
     pub(crate) fn new(bytes: usize) -> Arc<Self> {
         Arc::new(Self {
-            free: std::sync::atomic::AtomicUsize::new(bytes),
+            free: AtomicUsize::new(bytes),
         })
     }
 
     fn take(&self, n: usize) -> bool {
-        use std::sync::atomic::Ordering;
         self.free
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| f.checked_sub(n))
             .is_ok()
     }
 
     fn give(&self, n: usize) {
-        self.free.fetch_add(n, std::sync::atomic::Ordering::AcqRel);
+        self.free.fetch_add(n, Ordering::AcqRel);
     }
 }
+
 /// Bytes the hasher waits for once it has caught up, so it is woken once per batch.
 const WAKE_BATCH: u64 = 2 << 20;
 
@@ -160,7 +152,6 @@ struct PrefixState {
     /// Buffers just written right at the hash cursor, contiguous from it, handed over so the
     /// hasher need not read them back.
     handed: VecDeque<(u64, Bytes)>,
-    handed_bytes: usize,
     /// The hasher sleeps until bytes up to here can be digested; `None` while it works.
     wake_at: Option<u64>,
     budget: Arc<HandoffBudget>,
@@ -168,7 +159,7 @@ struct PrefixState {
 
 impl Drop for PrefixState {
     fn drop(&mut self) {
-        self.budget.give(self.handed_bytes);
+        while self.pop_handed().is_some() {}
     }
 }
 
@@ -182,7 +173,6 @@ impl PrefixState {
 
     fn pop_handed(&mut self) -> Option<(u64, Bytes)> {
         let (at, bytes) = self.handed.pop_front()?;
-        self.handed_bytes -= bytes.len();
         self.budget.give(bytes.len());
         Some((at, bytes))
     }
@@ -208,18 +198,16 @@ impl Prefix {
             cancelled: false,
             claimed: 0,
             handed: VecDeque::new(),
-            handed_bytes: 0,
             wake_at: None,
             budget,
         };
         Self(Arc::new((Mutex::new(state), Condvar::new())))
     }
 
-    fn update<T>(&self, f: impl FnOnce(&mut PrefixState) -> T) -> T {
+    fn update(&self, f: impl FnOnce(&mut PrefixState)) {
         let (lock, cvar) = &*self.0;
-        let out = f(&mut lock.lock().expect("prefix state"));
+        f(&mut lock.lock().expect("prefix state"));
         cvar.notify_all();
-        out
     }
 
     /// Bytes of the completed prefix the hasher has not taken yet.
@@ -257,7 +245,6 @@ impl Prefix {
         } else {
             Bytes::copy_from_slice(&bytes)
         };
-        s.handed_bytes += bytes.len();
         s.handed.push_back((offset, bytes));
         if s.wake_at.is_some_and(|at| s.handoff_at() >= at) {
             drop(s);
@@ -348,7 +335,12 @@ pub(crate) fn follow_prefix(
             }
             Step::ReadTo(to) => {
                 block.resize(READ_BLOCK, 0);
-                hashed = read_into(file, h, hashed, to.min(len), &mut block)?;
+                hashed = read_into(file, h, hashed, to, &mut block)?;
+                if hashed < to {
+                    return Err(std::io::Error::other(
+                        "partial file shorter than its completed prefix",
+                    ));
+                }
             }
         }
     }
@@ -360,7 +352,7 @@ pub(crate) fn follow_prefix(
     }
 }
 
-/// Digests `[from, to)` of `file`; returns `to`.
+/// Digests `[from, to)` of `file`, or up to its end if it is shorter; returns where it stopped.
 fn read_into(
     file: &File,
     h: &mut Hasher,
@@ -372,9 +364,7 @@ fn read_into(
         let want = usize::try_from((to - from).min(block.len() as u64)).expect("block fits");
         let n = file.read_at(&mut block[..want], from)?;
         if n == 0 {
-            return Err(std::io::Error::other(
-                "partial file shorter than its completed prefix",
-            ));
+            break;
         }
         h.update(&block[..n]);
         from += n as u64;
