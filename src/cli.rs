@@ -4,6 +4,7 @@
 //! values the rest of the program works with. Doc comments here are the `--help` text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
@@ -257,8 +258,8 @@ pub(crate) struct DownloadArgs {
 
     /// Drop a connection that delivers no byte for this many seconds and continue its range on
     /// a fresh one. Defaults to `HF_HUB_DOWNLOAD_TIMEOUT`, else 20.
-    #[arg(long, value_name = "SECONDS")]
-    pub(crate) stall_timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub(crate) stall_timeout: Option<Duration>,
 
     /// Print only the resulting path; no progress.
     #[arg(short, long, conflicts_with_all = ["format", "json"])]
@@ -280,6 +281,24 @@ pub(crate) struct DownloadArgs {
     pub(crate) local_dir_use_symlinks: Option<String>,
 }
 
+/// The longest duration accepted anywhere (flags and variables): about 11.6 days.
+const MAX_SECONDS: f64 = 1e6;
+
+/// A duration in seconds, as flags and `HF_HUB_*_TIMEOUT` give it: a finite number above 0
+/// and at most [`MAX_SECONDS`] (`inf`, `nan`, `1e20`, `0` and `-1` are refused).
+pub(crate) fn seconds(raw: &str) -> Result<Duration, String> {
+    let value: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a number of seconds"))?;
+    if !(value > 0.0 && value <= MAX_SECONDS) {
+        return Err(format!(
+            "`{raw}` is out of range: expected seconds above 0 and at most {MAX_SECONDS:e}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -297,6 +316,19 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_finite_and_positive() {
+        assert_eq!(seconds(" 2.5 "), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds("1e6"), Ok(Duration::from_secs(1_000_000)));
+        for bad in [
+            "inf", "-inf", "nan", "NaN", "1e20", "0", "-1", "", "x", "1e6000",
+        ] {
+            assert!(seconds(bad).is_err(), "{bad:?} accepted");
+        }
+        let err = parse(&["download", "o/m", "--stall-timeout", "inf"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -51,6 +51,14 @@ impl<'a> Plan<'a> {
         repo: &'a CachedRepo,
         selected: &BTreeSet<&str>,
     ) {
+        if let Some(lock) = held_lock(repo) {
+            self.notes.push(format!(
+                "a download is running in {} (`{}` is held): its revisions are kept",
+                repo.cache_id(),
+                lock.display()
+            ));
+            return;
+        }
         let chosen = |r: &&CachedRevision| selected.contains(r.commit.as_str());
         if repo.revisions.iter().all(|r| chosen(&r)) && self.add_repo(scan, repo) {
             return;
@@ -150,6 +158,18 @@ impl<'a> Plan<'a> {
             && unreferenced.is_empty()
             && partials.is_empty()
     }
+}
+
+/// A lock of `repo` that a running download (hfdl's or the official client's) holds, if any.
+///
+/// Checked before touching a repo's revisions: a download by commit writes no ref, so its
+/// snapshot looks detached until it is done. Blobs and partials are claimed one by one.
+fn held_lock(repo: &CachedRepo) -> Option<PathBuf> {
+    let entries = fs::read_dir(&repo.locks).ok()?;
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+        .find(|lock| claim(lock).is_none())
 }
 
 /// `hfdl cache rm`: deletes the repos and revisions the targets name.

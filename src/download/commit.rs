@@ -58,13 +58,27 @@ async fn batches(mut rx: mpsc::UnboundedReceiver<Entry>) {
     }
 }
 
+/// Syncs the batch's data, renames every file into place, then syncs again so that the renames
+/// are durable before anyone is told the files are there.
 fn commit_batch(batch: Vec<Entry>) {
-    let synced = rustix::fs::syncfs(&*batch[0].file);
+    let file = batch[0].file.clone();
+    let synced = rustix::fs::syncfs(&*file);
+    let mut placed = Vec::with_capacity(batch.len());
     for entry in batch {
         let result = match &synced {
             Ok(()) => (entry.finalize)(),
             Err(e) => Err(std::io::Error::from(*e)).context("failed to sync the downloaded files"),
         };
-        let _ = entry.reply.send(result);
+        placed.push((entry.reply, result));
+    }
+    let renamed = rustix::fs::syncfs(&*file);
+    for (reply, result) in placed {
+        let result = match (&renamed, result) {
+            (Err(e), Ok(())) => {
+                Err(std::io::Error::from(*e)).context("failed to sync the downloaded files")
+            }
+            (_, result) => result,
+        };
+        let _ = reply.send(result);
     }
 }

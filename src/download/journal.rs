@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::ranges::RangeSet;
-use crate::layout::write_atomic;
+use crate::layout::write_durable;
 use crate::repo::ETag;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,7 +30,9 @@ pub(crate) fn load(path: &Path, etag: &ETag, size: u64) -> Option<RangeSet> {
         .then(|| journal.done.clamp(size))
 }
 
-/// Syncs the data file, then records `done` (which must have been written before the call).
+/// Syncs the data file, then records `done` (which must have been written before the call)
+/// durably: the journal's bytes, then its name in the folder. After a crash or power cut the
+/// journal on disk is this one or the previous one, and claims only synced bytes.
 pub(crate) fn checkpoint(
     data: &File,
     path: &Path,
@@ -46,7 +48,7 @@ pub(crate) fn checkpoint(
         done: done.clone(),
     };
     let bytes = serde_json::to_vec(&journal).map_err(io::Error::other)?;
-    write_atomic(path, &bytes)
+    write_durable(path, &bytes)
 }
 
 #[cfg(test)]

@@ -76,14 +76,17 @@ async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option
         if !ctx.force && in_place_blocking(&ctx, &job)? {
             return Ok(None);
         }
+        let (path, etag) = (&job.file.path, &job.file.etag);
         let partial = if large {
-            ctx.layout.partial(&job.file.path, &job.file.etag)
+            let own = ctx.layout.partial(path, etag);
+            adopt_legacy(&own, &ctx.layout.legacy_partial(path, etag), fresh)
+                .with_context(|| format!("failed to take over `{}`", own.data.display()))?;
+            own
         } else {
-            ctx.layout.private_partial(&job.file.path, &job.file.etag)
+            ctx.layout.private_partial(path, etag)
         };
-        let (file, done) =
-            open_partial(&partial, &job.file.etag, job.file.size, fresh || !large)
-                .with_context(|| format!("failed to prepare `{}`", partial.data.display()))?;
+        let (file, done) = open_partial(&partial, etag, job.file.size, fresh || !large)
+            .with_context(|| format!("failed to prepare `{}`", partial.data.display()))?;
         Ok(Some(Started {
             lock,
             file,
@@ -117,6 +120,11 @@ async fn finish(
             .finalize(&partial.data, &remote.etag, &commit, &remote.path)
             .with_context(|| format!("failed to move `{}` into place", remote.path))?;
         let _ = std::fs::remove_file(&partial.journal);
+        if large {
+            layout
+                .sync_placed(&commit, &remote.path, &remote.etag)
+                .context("failed to sync the folders of the downloaded file")?;
+        }
         drop(lock);
         Ok(())
     };
@@ -247,6 +255,34 @@ fn verify(state: &FileState, digest: Option<String>) -> Result<()> {
             actual,
         }
         .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Moves the partial an official client (up to 1.17) or an older hfdl left under the official
+/// name to hfdl's own name, so that only its valid prefix (or its journal) is trusted and no
+/// other client ever sees a preallocated file; when starting afresh, or when hfdl's own
+/// partial exists, removes it instead. Runs under the file's full lock: nobody writes it.
+fn adopt_legacy(own: &Partial, legacy: &Partial, fresh: bool) -> io::Result<()> {
+    let exists = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok();
+    if !exists(&legacy.data) && !exists(&legacy.journal) {
+        return Ok(());
+    }
+    if fresh || exists(&own.data) || !exists(&legacy.data) {
+        remove_if_exists(&legacy.data)?;
+        return remove_if_exists(&legacy.journal);
+    }
+    // A journal without its data file is stale: it must not describe the adopted file.
+    remove_if_exists(&own.journal)?;
+    if exists(&legacy.journal) {
+        std::fs::rename(&legacy.journal, &own.journal)?;
+    }
+    std::fs::rename(&legacy.data, &own.data)
+}
+
+fn remove_if_exists(path: &std::path::Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
 }

@@ -28,7 +28,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, bytes, 0o666, false)
 }
 
-/// [`write_atomic`], synced before the rename: for refs, which other tools trust blindly.
+/// [`write_atomic`], synced before the rename and its folder after it: for refs, which other
+/// tools trust blindly, and the resume journal, which must never claim unsynced data.
 pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, bytes, 0o666, true)
 }
@@ -53,7 +54,15 @@ fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Re
         tmp.as_file().sync_data()?;
     }
     tmp.persist(path).map_err(|e| e.error)?;
+    if sync {
+        sync_dir(dir)?;
+    }
     Ok(())
+}
+
+/// Makes the entries of `dir` (a rename into it, say) durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// Creates (or replaces) `link` as a symlink to `target`, relative to the link's directory.

@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub(crate) use cache::CacheLayout;
-pub(crate) use fs::{FileLock, ensure_dir, write_atomic, write_private};
+pub(crate) use fs::{FileLock, ensure_dir, write_durable, write_private};
 pub(crate) use local_dir::LocalDirLayout;
 pub(crate) use scan::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
@@ -52,6 +52,19 @@ impl Partial {
             journal: journal.into(),
         }
     }
+}
+
+/// The suffix of hfdl's partial files (see [`Layout::partial`]).
+pub(crate) const PARTIAL_SUFFIX: &str = ".hfdl-partial";
+
+/// `<stem>.incomplete` → `<stem><unique>.hfdl-partial`, in the same folder.
+fn hfdl_name(legacy: &Path, unique: &str) -> PathBuf {
+    let name = legacy
+        .file_name()
+        .expect("partials have a name")
+        .to_string_lossy();
+    let stem = name.strip_suffix(".incomplete").unwrap_or(&name);
+    legacy.with_file_name(format!("{stem}{unique}{PARTIAL_SUFFIX}"))
 }
 
 /// A download target.
@@ -102,8 +115,19 @@ impl Layout {
         }
     }
 
-    /// Where the partial download of a file goes.
+    /// Where hfdl's resumable partial download of a file goes: a name of hfdl's own
+    /// (`….hfdl-partial`), which no other client resumes from. huggingface_hub up to 1.17
+    /// "resumes" any file under its own `….incomplete` name from that file's length, so a
+    /// preallocated or out-of-order partial there would be handed over as complete.
     pub(crate) fn partial(&self, path: &RepoPath, etag: &ETag) -> Partial {
+        Partial::at(hfdl_name(&self.legacy_partial(path, etag).data, ""))
+    }
+
+    /// The partial name of the official clients up to 1.17 (`<etag>.incomplete` in the cache,
+    /// `<b64>.<etag>.incomplete` in a local dir): written sequentially by them, so valid up to
+    /// its length and adopted by [`Layout::partial`]'s owner under the file's lock. Older hfdl
+    /// versions wrote here too, with a journal beside it.
+    pub(crate) fn legacy_partial(&self, path: &RepoPath, etag: &ETag) -> Partial {
         let data = match self {
             Self::Cache(c) => c.incomplete(etag),
             Self::LocalDir(d) => d.incomplete(path, etag),
@@ -111,19 +135,11 @@ impl Layout {
         Partial::at(data)
     }
 
-    /// A partial download only this process uses: `<etag>.<8 hex>.incomplete` in the same
-    /// folder (the name huggingface_hub 2.4 gives its own temp files). Never resumed.
+    /// A partial download only this process uses: `<etag>.<8 hex>.hfdl-partial` in the same
+    /// folder. Never resumed.
     pub(crate) fn private_partial(&self, path: &RepoPath, etag: &ETag) -> Partial {
-        let shared = self.partial(path, etag);
-        let name = shared
-            .data
-            .file_name()
-            .expect("partials have a name")
-            .to_string_lossy();
-        let stem = name.strip_suffix(".incomplete").unwrap_or(&name);
-        let unique = format!("{stem}.{:08x}.incomplete", fastrand::u32(..));
-        let data = shared.data.with_file_name(unique);
-        Partial::at(data)
+        let unique = format!(".{:08x}", fastrand::u32(..));
+        Partial::at(hfdl_name(&self.legacy_partial(path, etag).data, &unique))
     }
 
     /// The lock serialising work on one file (per blob in the cache, per path in a local dir).
@@ -146,6 +162,24 @@ impl Layout {
             Self::Cache(c) => c.finalize(data, etag, commit, path),
             Self::LocalDir(d) => d.finalize(data, etag, commit, path),
         }
+    }
+
+    /// Makes a [`Layout::finalize`] of this file durable: syncs the folders its renames and
+    /// links went into (small files are covered by the engine's `syncfs` instead).
+    pub(crate) fn sync_placed(
+        &self,
+        commit: &CommitHash,
+        path: &RepoPath,
+        etag: &ETag,
+    ) -> io::Result<()> {
+        let folders = match self {
+            Self::Cache(c) => [c.blob(etag), c.pointer(commit, path)],
+            Self::LocalDir(d) => [d.file(path), d.metadata_path(path)],
+        };
+        for file in folders {
+            fs::sync_dir(file.parent().expect("placed files live in a folder"))?;
+        }
+        Ok(())
     }
 
     /// Records content that is already present (see [`Presence::Adopt`]).

@@ -12,6 +12,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
+use super::PARTIAL_SUFFIX;
 use super::fs::{is_stale, owner_path};
 
 /// OS helper files the official scanner ignores wherever it meets them.
@@ -444,8 +445,7 @@ fn unreferenced_blobs(
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let leftover =
-            name.starts_with('.') || name.ends_with(".incomplete") || name.ends_with(".journal");
+        let leftover = name.starts_with('.') || partial_name(&name).is_some();
         let Ok(own) = fs::symlink_metadata(&path) else {
             continue;
         };
@@ -469,28 +469,24 @@ fn scan_partials(repo_dir: &Path, locks: &Path) -> Vec<PartialDownload> {
         Ok((kind, id)) => format!("{kind}/{id}"),
         Err(_) => folder.into_owned(),
     };
-    let mut by_etag: BTreeMap<String, PartialDownload> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, PartialDownload> = BTreeMap::new();
     for path in paths {
         let name = path
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let (etag, is_journal) = match name.strip_suffix(".incomplete.journal") {
-            Some(etag) => (etag, true),
-            None => match name.strip_suffix(".incomplete") {
-                Some(etag) => (etag, false),
-                None => continue,
-            },
+        let Some((data_name, etag, is_journal)) = partial_name(&name) else {
+            continue;
         };
         let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
         };
-        if meta.is_dir() || etag.is_empty() {
+        if meta.is_dir() {
             continue;
         }
-        let partial = by_etag
-            .entry(etag.to_owned())
+        let partial = by_name
+            .entry(data_name.to_owned())
             .or_insert_with(|| PartialDownload {
                 repo_dir: repo_dir.to_owned(),
                 repo_name: repo_name.clone(),
@@ -507,7 +503,31 @@ fn scan_partials(repo_dir: &Path, locks: &Path) -> Vec<PartialDownload> {
             partial.data = Some(path);
         }
     }
-    by_etag.into_values().collect()
+    by_name.into_values().collect()
+}
+
+/// Splits the name of a partial download's file in `blobs/` into the data file's name, the
+/// etag whose lock guards it, and whether it is the journal. Recognised: hfdl's
+/// `<etag>.hfdl-partial` and the official `<etag>.incomplete` (each maybe with a `.journal`),
+/// and the private `<etag>.<8 hex>.hfdl-partial` / `<etag>.<8 hex>.incomplete` (hfdl's small
+/// files, huggingface_hub 2.4's temp files), all guarded by `<etag>.lock`.
+pub(crate) fn partial_name(name: &str) -> Option<(&str, &str, bool)> {
+    let (data, is_journal) = match name.strip_suffix(".journal") {
+        Some(data) => (data, true),
+        None => (name, false),
+    };
+    let stem = data
+        .strip_suffix(PARTIAL_SUFFIX)
+        .or_else(|| data.strip_suffix(".incomplete"))?;
+    let etag = match stem.rsplit_once('.') {
+        Some((etag, unique))
+            if unique.len() == 8 && unique.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            etag
+        }
+        _ => stem,
+    };
+    (!etag.is_empty()).then_some((data, etag, is_journal))
 }
 
 /// Every file under `root` by its `/`-separated relative path, following file symlinks but not
@@ -587,6 +607,10 @@ mod tests {
         fs::write(repo.join("blobs/e3.incomplete"), b"12").unwrap();
         fs::write(repo.join("blobs/e3.incomplete.journal"), b"{}").unwrap();
         fs::write(repo.join("blobs/e4.incomplete.journal"), b"{}").unwrap();
+        fs::write(repo.join("blobs/e5.hfdl-partial"), b"123").unwrap();
+        fs::write(repo.join("blobs/e5.hfdl-partial.journal"), b"{}").unwrap();
+        fs::write(repo.join("blobs/e6.0badf00d.hfdl-partial"), b"1").unwrap();
+        fs::write(repo.join("blobs/e6.0123abcd.incomplete"), b"1").unwrap();
         fs::write(dir.path().join("CACHEDIR.TAG"), b"x").unwrap();
         fs::create_dir_all(dir.path().join(".locks/models--org--x")).unwrap();
 
@@ -609,7 +633,21 @@ mod tests {
             .iter()
             .map(|p| (p.etag.as_str(), p.data.is_some(), p.size))
             .collect();
-        assert_eq!(partials, [("e3", true, 4), ("e4", false, 2)]);
+        assert_eq!(
+            partials,
+            [
+                ("e3", true, 4),
+                ("e4", false, 2),
+                ("e5", true, 5),
+                ("e6", true, 1),
+                ("e6", true, 1)
+            ]
+        );
+        assert!(
+            scan.partials
+                .iter()
+                .all(|p| p.lock.ends_with(format!("{}.lock", p.etag)))
+        );
     }
 
     #[test]

@@ -121,8 +121,8 @@ impl Settings {
         let paths = Paths::resolve(env)?;
         let mut hub = hub_config(args.endpoint.clone(), args.token.clone(), &paths, env)?;
         hub.offline |= args.offline;
-        if let Some(stall) = args.stall_timeout.filter(|s| *s > 0.0) {
-            hub.stall_timeout = Duration::from_secs_f64(stall);
+        if let Some(stall) = args.stall_timeout {
+            hub.stall_timeout = stall;
         }
         let download = download_request(args, &paths, env)?;
         Ok(Self { hub, download })
@@ -184,11 +184,9 @@ fn hub_config(
             "invalid endpoint `{endpoint}`: expected an http:// or https:// URL"
         )));
     }
-    let seconds = |key: &str, default: u64| {
-        env.var(key)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
-            .map_or(Duration::from_secs(default), Duration::from_secs_f64)
+    let seconds = |key: &str, default: u64| match env.var(key).filter(|v| !v.trim().is_empty()) {
+        None => Ok(Duration::from_secs(default)),
+        Some(raw) => crate::cli::seconds(&raw).map_err(|e| usage(format!("invalid {key}: {e}"))),
     };
     let retry_base = env
         .var("HFDL_TEST_RETRY_BASE_MS")
@@ -200,8 +198,8 @@ fn hub_config(
         offline: is_offline(env),
         proxy: proxy_config(env),
         ca_bundle: ca_bundle(env),
-        connect_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10),
-        stall_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 20),
+        connect_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10)?,
+        stall_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 20)?,
         retry_base,
         user_agent: format!("hfdl/{}", env!("CARGO_PKG_VERSION")),
     })

@@ -130,3 +130,19 @@ fn deprecated_flags_warn_once_and_work() {
     assert_eq!(err.matches("--local-dir-use-symlinks").count(), 1, "{err}");
     assert!(dir.join("config.json").is_file());
 }
+
+#[test]
+fn impossible_durations_are_usage_errors_not_panics() {
+    let hub = hub();
+    let env = TestEnv::new(&hub.url());
+    for bad in ["inf", "1e20", "nan", "0", "-3", "soon"] {
+        let (code, err) = fail(&env, &["org/tiny", "--stall-timeout", bad]);
+        assert_eq!(code, 2, "--stall-timeout {bad}: {err}");
+        for var in ["HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT"] {
+            let out = run_fail(env.hfdl().args(["download", "org/tiny"]).env(var, bad));
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{var}={bad}: {err}");
+            assert!(err.contains(var) && !err.contains("panicked"), "{err}");
+        }
+    }
+}

@@ -209,12 +209,12 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     name.into()
 }
 
-/// The one `*.incomplete` file of a local dir's download folder.
+/// The one `*.hfdl-partial` file of a local dir's download folder.
 fn local_partial(dir: &Path) -> Option<PathBuf> {
     let download = dir.join(".cache/huggingface/download");
     let entries = fs::read_dir(download).ok()?;
     let mut names = entries.flatten().map(|e| e.path());
-    names.find(|p| p.extension().is_some_and(|e| e == "incomplete"))
+    names.find(|p| p.extension().is_some_and(|e| e == "hfdl-partial"))
 }
 
 /// Runs `cmd` (a throttled download), waits until the journal at `journal()` claims 4 MiB, and
@@ -616,7 +616,7 @@ fn sigkill_resumes_from_the_journal() {
     let throttle = Fault::new(FaultKind::Throttle(MIB as u64)).cdn();
     let hub = lfs_hub(&data).fault(throttle.times(u32::MAX)).build();
     let env = TestEnv::new(&hub.url());
-    let partial = with_suffix(&cache_blob(&env, &data), ".incomplete");
+    let partial = with_suffix(&cache_blob(&env, &data), ".hfdl-partial");
     let journal = with_suffix(&partial, ".journal");
     let mut cmd = env.hfdl();
     cmd.args(["download", "org/m", "--connections", "2"]);
@@ -668,7 +668,7 @@ fn changed_etag_does_not_reuse_the_partial_in_the_cache() {
     let throttle = Fault::new(FaultKind::Throttle(MIB as u64)).cdn();
     let hub_old = lfs_hub(&old).fault(throttle.times(u32::MAX)).build();
     let env = TestEnv::new(&hub_old.url());
-    let old_partial = with_suffix(&cache_blob(&env, &old), ".incomplete");
+    let old_partial = with_suffix(&cache_blob(&env, &old), ".hfdl-partial");
     let old_journal = with_suffix(&old_partial, ".journal");
     let mut cmd = env.hfdl();
     cmd.args(["download", "org/m", "--connections", "2"]);
@@ -897,16 +897,6 @@ fn two_processes_share_one_cache() {
 
 #[test]
 fn hfdl_and_the_official_client_share_one_cache() {
-    let python = std::env::var_os("HFDL_TEST_PYTHON")
-        .filter(|p| !p.is_empty())
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py-venv/bin/python"),
-            PathBuf::from,
-        );
-    if !python.exists() {
-        skip("hfdl_and_the_official_client_share_one_cache: no test venv");
-        return;
-    }
     let big = bytes(20 * MIB, 73);
     let throttle = Fault::new(FaultKind::Throttle(4 * MIB as u64)).cdn();
     let hub = shared_repo(&big).fault(throttle.times(u32::MAX)).build();
@@ -937,9 +927,9 @@ fn hfdl_and_the_official_client_share_one_cache() {
     note("hfdl + hf at once, same cache", total, big.len());
 }
 
-#[expect(clippy::print_stderr, reason = "say why a check was skipped")]
-fn skip(why: &str) {
-    eprintln!("note: skipped: {why}");
+/// A prerequisite of a test is missing: fail, saying what to do.
+fn missing(what: &str) -> ! {
+    panic!("prerequisite missing: {what}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1164,21 +1154,38 @@ fn unwritable_target_is_a_clear_error() {
     let dir = env.path("read-only");
     fs::create_dir(&dir).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
-    let enforced = fs::write(dir.join("probe"), b"").is_err();
-    let out = env
-        .hfdl()
+    // Root ignores permissions: run hfdl as `nobody` then.
+    let mut cmd = env.hfdl();
+    if fs::write(dir.join("probe"), b"").is_ok() {
+        fs::remove_file(dir.join("probe")).unwrap();
+        fs::set_permissions(env.path(""), fs::Permissions::from_mode(0o755)).unwrap();
+        cmd = as_nobody(&cmd);
+    }
+    let out = cmd
         .args(["download", "org/m", "--local-dir", s(&dir)])
         .output()
         .unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-    if enforced {
-        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-        let err = stderr(&out);
-        assert!(err.contains(s(&dir)), "names the directory:\n{err}");
-        assert!(err.contains("ermission denied"), "{err}");
-    } else {
-        skip("read-only directory: permissions are not enforced for this user (root?)");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains(s(&dir)), "names the directory:\n{err}");
+    assert!(err.contains("ermission denied"), "{err}");
+}
+
+/// `cmd` run as the user `nobody` through `setpriv` (util-linux), with the same environment.
+fn as_nobody(cmd: &Command) -> Command {
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program());
+    wrapped.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
     }
+    wrapped
 }
 
 #[test]
@@ -1273,7 +1280,7 @@ fn full_disk_is_a_clear_error_and_keeps_what_was_downloaded() {
         .build();
     let env = TestEnv::new(&hub.url());
     let Some(disk) = Tmpfs::mount(env.path("disk"), "size=8m") else {
-        return skip("full disk: cannot mount a tmpfs here (not root?)");
+        missing("mounting a tmpfs needs root (or CAP_SYS_ADMIN): run the tests as root");
     };
     let dir = disk.0.join("out");
     let args = [
@@ -1317,7 +1324,7 @@ fn read_only_filesystem_is_a_clear_error() {
         .build();
     let env = TestEnv::new(&hub.url());
     let Some(disk) = Tmpfs::mount(env.path("ro"), "size=1m,ro") else {
-        return skip("read-only filesystem: cannot mount a tmpfs here (not root?)");
+        missing("mounting a tmpfs needs root (or CAP_SYS_ADMIN): run the tests as root");
     };
     let out = run_fail(
         env.hfdl()
@@ -1338,7 +1345,7 @@ fn an_unlimited_tmpfs_is_not_mistaken_for_a_full_one() {
         .build();
     let env = TestEnv::new(&hub.url());
     let Some(disk) = Tmpfs::mount(env.path("unlimited"), "size=0") else {
-        return skip("unlimited tmpfs: cannot mount a tmpfs here (not root?)");
+        missing("mounting a tmpfs needs root (or CAP_SYS_ADMIN): run the tests as root");
     };
     let dir = disk.0.join("out");
     run_ok(
