@@ -11,10 +11,10 @@ use tokio::sync::watch;
 use crate::download::{self, FileJob, FileResult, Outcome, Reporter, RunOptions, Session, Tuning};
 use crate::dry_run;
 use crate::hub::{HubClient, HubError, RemoteFile};
-use crate::layout::{CacheLayout, Layout, LocalDirLayout};
+use crate::layout::{CacheLayout, Layout, LocalDirLayout, Presence};
 use crate::output;
 use crate::progress;
-use crate::repo::{CommitHash, RepoPath};
+use crate::repo::{Checksum, CommitHash, Repo, RepoPath};
 use crate::retry::retrying;
 use crate::select::Filter;
 use crate::settings::{DownloadRequest, Selection, Settings, Target};
@@ -156,75 +156,70 @@ fn is_unreachable(e: &anyhow::Error) -> bool {
         .any(HubError::is_unreachable)
 }
 
-/// What is already on disk for the request, without asking the Hub.
+/// What is already on disk for the request, without asking the Hub. Only a complete copy of
+/// the revision answers: every selected file of the commit's stored listing is in place for that
+/// commit (in a local dir: with metadata naming it). A single file needs no listing.
 fn from_disk(
     request: &DownloadRequest,
     layout: &Layout,
     single: Option<&RepoPath>,
 ) -> Result<PathBuf> {
     let (repo, revision) = (&request.repo, &request.revision);
-    match layout {
-        Layout::Cache(cache) => {
-            let commit = revision.as_commit().or_else(|| cache.read_ref(revision));
-            let Some(commit) = commit else {
-                bail!("revision `{revision}` of {repo} is not in the cache");
-            };
-            let path = layout.result_path(&commit, single);
-            match single {
-                Some(file) if cache.has_pointer(&commit, file) => Ok(path),
-                Some(file) => bail!("file `{file}` of {repo} at `{revision}` is not in the cache"),
-                None if cache.has_snapshot(&commit) => {
-                    ensure_complete(request, cache, &commit)?;
-                    Ok(path)
-                }
-                None => bail!("no snapshot of {repo} at `{revision}` in the cache"),
-            }
+    let target = target_dir(request).display();
+    let Some(commit) = known_commit(request, layout) else {
+        bail!("revision `{revision}` of {repo} was never downloaded to `{target}`");
+    };
+    let listing = layout
+        .read_tree(&commit)
+        .and_then(|b| tree_cache::files(&b));
+    let wanted = match (single, listing) {
+        (Some(path), _) if layout.has_file_at(&commit, path) => {
+            return Ok(layout.result_path(&commit, single));
         }
-        Layout::LocalDir(dir) => {
-            let path = match single {
-                Some(file) => dir.file(file),
-                None => dir.root().to_owned(),
-            };
-            let present =
-                std::fs::read_dir(&path).map_or(path.is_file(), |mut d| d.next().is_some());
-            if !present {
-                bail!("`{}` holds no copy of {repo}", path.display());
-            }
-            Ok(path)
+        (Some(path), _) => {
+            bail!("file `{path}` of {repo} at `{revision}` is not in `{target}`")
         }
+        (None, Some(files)) => match &request.selection {
+            Selection::Patterns { allow, deny } => Filter::new(allow, deny)?.apply(files),
+            Selection::One(_) => unreachable!("single files returned above"),
+        },
+        (None, None) => bail!(
+            "no listing of {repo} at commit {commit} is stored in `{target}`, so the copy there \
+             cannot be known to be complete; run the download once with network access"
+        ),
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|f| layout.presence(&commit, &f.path, &f.etag) != Presence::Complete)
+        .map(|f| f.path.as_str())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "the copy of {repo} at `{revision}` (commit {commit}) in `{target}` is incomplete: \
+             {} of {} file(s) missing or not of that commit ({}{})",
+            missing.len(),
+            wanted.len(),
+            missing[..missing.len().min(5)].join(", "),
+            if missing.len() > 5 { ", ..." } else { "" }
+        );
     }
+    Ok(layout.result_path(&commit, single))
 }
 
-/// With a cached listing, every selected file must be in the snapshot.
-fn ensure_complete(
-    request: &DownloadRequest,
-    cache: &CacheLayout,
-    commit: &CommitHash,
-) -> Result<()> {
-    let Some(paths) = cache.read_tree(commit).and_then(|b| tree_cache::paths(&b)) else {
-        return Ok(());
-    };
-    let Selection::Patterns { allow, deny } = &request.selection else {
-        return Ok(());
-    };
-    let filter = Filter::new(allow, deny)?;
-    let missing: Vec<String> = paths
-        .into_iter()
-        .filter(|p| filter.matches(p))
-        .filter(|p| RepoPath::parse(p).is_ok_and(|p| !cache.has_pointer(commit, &p)))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
-    bail!(
-        "the cached snapshot of {} at `{}` is incomplete: {} file(s) missing ({}{})",
-        request.repo,
-        request.revision,
-        missing.len(),
-        shown.join(", "),
-        if missing.len() > 5 { ", ..." } else { "" }
-    )
+/// The commit of the requested revision as last downloaded: the revision itself if it is a
+/// commit, else the target's ref; for a local dir, also the cache's ref (huggingface_hub 2.4
+/// records a local-dir download's ref in the cache).
+fn known_commit(request: &DownloadRequest, layout: &Layout) -> Option<CommitHash> {
+    let revision = &request.revision;
+    revision
+        .as_commit()
+        .or_else(|| layout.read_ref(revision))
+        .or_else(|| match layout {
+            Layout::LocalDir(_) => {
+                CacheLayout::new(&request.hub_cache, &request.repo).read_ref(revision)
+            }
+            Layout::Cache(_) => None,
+        })
 }
 
 /// Resolves the commit and the files to fetch; records the ref and listing in cache mode.
@@ -246,7 +241,13 @@ async fn plan(
             let meta = retrying(base, || hub.file_meta(repo, revision, path))
                 .await
                 .with_context(context)?;
-            (meta.commit, vec![meta.file], None)
+            let file = match meta.file {
+                Some(file) => file,
+                None => listed_file(hub, repo, &meta.commit, path)
+                    .await
+                    .with_context(context)?,
+            };
+            (meta.commit, vec![file], None)
         }
         Selection::Patterns { allow, deny } => {
             let commit = match revision.as_commit() {
@@ -262,27 +263,72 @@ async fn plan(
             (commit, selected, Some(files))
         }
     };
-    if let (Layout::Cache(cache), false) = (layout, request.dry_run) {
-        record(cache, request, &commit, complete.as_deref())?;
+    if !request.dry_run {
+        record(layout, request, &commit, complete.as_deref())?;
     }
     Ok((commit, files))
 }
 
-/// Writes `refs/<revision>` and, for a full listing, `trees/<commit>.json`.
+/// The listing's entry for one file, when the resolve answer named no digest of it.
+async fn listed_file(
+    hub: &HubClient,
+    repo: &Repo,
+    commit: &CommitHash,
+    path: &RepoPath,
+) -> Result<RemoteFile> {
+    let base = hub.config().retry_base;
+    let files = retrying(base, || hub.list_files(repo, commit))
+        .await
+        .with_context(|| {
+            format!(
+                "the resolve answer named no digest of `{path}` and the listing that would \
+                 have could not be read; hfdl never places a file it cannot verify"
+            )
+        })?;
+    match files.into_iter().find(|f| &f.path == path) {
+        Some(file) if file.checksum != Checksum::None => Ok(file),
+        _ => Err(Unverifiable(path.to_string()).into()),
+    }
+}
+
+/// Neither the resolve answer nor the listing gave a digest of a file.
+#[derive(Debug)]
+pub(crate) struct Unverifiable(pub(crate) String);
+
+impl std::fmt::Display for Unverifiable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no digest of `{}` is known: the resolve answer has no `ETag`/`X-Linked-Etag` and the \
+             listing has no sha256 or git oid for it; hfdl never places a file it cannot verify",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Unverifiable {}
+
+/// Writes `refs/<revision>` and, for a full listing, `trees/<commit>.json`: what an offline
+/// answer needs to tell a complete copy from a partial one.
 fn record(
-    cache: &CacheLayout,
+    layout: &Layout,
     request: &DownloadRequest,
     commit: &CommitHash,
     listing: Option<&[RemoteFile]>,
 ) -> Result<()> {
-    cache
-        .prepare()
-        .and_then(|()| cache.write_ref(&request.revision, commit))
-        .with_context(|| format!("failed to write the ref `{}`", request.revision))?;
+    let target = target_dir(request).display();
+    layout
+        .write_ref(&request.revision, commit)
+        .with_context(|| {
+            format!(
+                "failed to write the ref `{}` in `{target}`",
+                request.revision
+            )
+        })?;
     if let Some(bytes) = listing.and_then(tree_cache::to_bytes) {
-        cache
+        layout
             .write_tree(commit, &bytes)
-            .context("failed to write the listing cache")?;
+            .with_context(|| format!("failed to write the listing cache in `{target}`"))?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::RemoteFile;
+use crate::repo::{ETag, RepoPath};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TreeCache {
@@ -52,16 +53,31 @@ pub(crate) fn to_bytes(files: &[RemoteFile]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The paths a cached listing names, if it is valid.
-pub(crate) fn paths(bytes: &[u8]) -> Option<Vec<String>> {
+/// The files a cached listing names, if it is valid (every entry, or `None`).
+pub(crate) fn files(bytes: &[u8]) -> Option<Vec<RemoteFile>> {
     let cache: TreeCache = serde_json::from_slice(bytes).ok()?;
-    (cache.format_version == 1).then(|| cache.files.into_keys().collect())
+    if cache.format_version != 1 {
+        return None;
+    }
+    let entry = |(path, e): (String, Entry)| {
+        let lfs = e.lfs_sha256.is_some();
+        let etag = ETag::parse(e.lfs_sha256.as_deref().unwrap_or(&e.blob_id))?;
+        Some(RemoteFile {
+            path: RepoPath::parse(&path).ok()?,
+            size: Some(e.lfs_size.unwrap_or(e.size)),
+            checksum: etag.checksum(),
+            etag,
+            blob_id: Some(e.blob_id),
+            lfs,
+        })
+    };
+    cache.files.into_iter().map(entry).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::{Checksum, ETag, RepoPath};
+    use crate::repo::Checksum;
 
     #[test]
     fn round_trips_in_the_official_format() {
@@ -90,6 +106,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"lfs_sha256\""));
-        assert_eq!(paths(&bytes).unwrap(), ["c.json", "m.bin"]);
+        let mut back = super::files(&bytes).unwrap();
+        back.sort_by(|a, b| b.path.as_str().cmp(a.path.as_str()));
+        assert_eq!(back, files);
+        assert_eq!(
+            super::files(b"{\"format_version\": 2, \"files\": {}}"),
+            None
+        );
     }
 }

@@ -255,7 +255,11 @@ fn verify(state: &FileState, digest: Option<String>) -> Result<()> {
             actual,
         }
         .into()),
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        None => Err(anyhow::anyhow!(
+            "no digest of `{}` is known; hfdl never places a file it cannot verify",
+            state.job.file.path
+        )),
     }
 }
 

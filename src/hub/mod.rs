@@ -401,24 +401,21 @@ impl HubClient {
         let commit = headers::repo_commit(h).ok_or_else(|| {
             malformed("no `X-Repo-Commit` header; is the endpoint a Hugging Face Hub (or mirror)?")
         })?;
-        let etag = headers::file_etag(h).ok_or_else(|| malformed("no usable `ETag` header"))?;
         let redirect = response.status().is_redirection();
         let size = headers::file_size(h, redirect);
-        // A redirect without `X-Linked-Etag` carries the LFS pointer's etag: it still names
-        // the blob (as in the official client) but says nothing about the content.
-        let checksum = if redirect && !headers::has_linked_etag(h) {
-            Checksum::None
-        } else {
-            etag.checksum()
-        };
-        let file = RemoteFile {
+        // A redirect without `X-Linked-Etag` carries the LFS pointer's etag, which says
+        // nothing about the content; some mirrors strip `ETag` altogether.
+        let digest = headers::file_etag(h)
+            .filter(|etag| etag.checksum() != Checksum::None)
+            .filter(|_| !redirect || headers::has_linked_etag(h));
+        let file = digest.map(|etag| RemoteFile {
             path: path.clone(),
             size,
             lfs: etag.checksum() == Checksum::Sha256,
+            checksum: etag.checksum(),
             etag,
             blob_id: None,
-            checksum,
-        };
+        });
         Ok(FileMeta { commit, file })
     }
 

@@ -74,7 +74,9 @@ impl TreeEntryJson {
 #[derive(Clone, Debug)]
 pub(crate) struct FileMeta {
     pub(crate) commit: CommitHash,
-    pub(crate) file: RemoteFile,
+    /// `None` when the answer named no digest of the content (no `ETag`, or an LFS redirect
+    /// without `X-Linked-Etag`): the listing must then say what the file is.
+    pub(crate) file: Option<RemoteFile>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! ├── .locks/models--org--name/<etag>.lock           (+ <etag>.lock.owner while held by hfdl)
 //! └── models--org--name/
 //!     ├── blobs/<etag>                                content, named by sha256 or git sha1
-//!     ├── blobs/<etag>.incomplete                     a partial download (+ .journal)
+//!     ├── blobs/<etag>.incomplete                     the official clients' partial download
+//!     ├── blobs/<etag>.hfdl-partial                   hfdl's (+ .journal; see `Layout::partial`)
 //!     ├── refs/main                                   40-hex commit, no newline
 //!     ├── refs/refs/pr/1
 //!     ├── trees/<commit>.json                         the listing (huggingface_hub >= 1.22)
@@ -124,11 +125,6 @@ impl CacheLayout {
     /// Stores the listing of a commit (mode 0600, like the official client).
     pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
         write_private(&self.tree_path(commit), bytes)
-    }
-
-    /// Returns true if the snapshot folder exists.
-    pub(crate) fn has_snapshot(&self, commit: &CommitHash) -> bool {
-        self.snapshot_dir(commit).is_dir()
     }
 
     /// Returns true if the snapshot entry resolves to an existing file.

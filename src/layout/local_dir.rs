@@ -6,14 +6,18 @@
 //! └── .cache/huggingface/
 //!     ├── .gitignore                                   "*"
 //!     ├── CACHEDIR.TAG
+//!     ├── trees/<commit>.json                          the listing (huggingface_hub >= 1.22)
+//!     ├── refs/main                                    the commit last downloaded (hfdl only)
 //!     └── download/
 //!         ├── sub/dir/weights.bin.metadata             commit \n etag \n timestamp \n
 //!         ├── sub/dir/weights.bin.lock
-//!         └── sub/dir/<b64>.<etag>.incomplete          a partial download (+ .journal)
+//!         └── sub/dir/<b64>.<etag>.incomplete          the official clients' partial download
 //! ```
 //!
 //! The partial file's name is the one huggingface_hub up to 1.17 resumed from: the URL-safe
-//! base64 of the sha1 of the metadata file's name, then the etag. This module never speaks HTTP.
+//! base64 of the sha1 of the metadata file's name, then the etag; hfdl's own partials add
+//! `.hfdl-partial` in place of `.incomplete` (see `Layout::partial`). This module never speaks
+//! HTTP.
 
 use std::fs;
 use std::io;
@@ -23,8 +27,8 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use super::cache::CACHEDIR_TAG;
-use super::fs::{ensure_dir, python_timestamp, write_atomic};
-use crate::repo::{CommitHash, ETag, RepoPath};
+use super::fs::{ensure_dir, python_timestamp, write_atomic, write_durable, write_private};
+use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
 /// What `.metadata` says about a file.
 #[derive(Debug, PartialEq)]
@@ -99,6 +103,40 @@ impl LocalDirLayout {
         let digest = Sha1::digest(name.as_encoded_bytes());
         let b64 = base64::engine::general_purpose::URL_SAFE.encode(digest);
         metadata.with_file_name(format!("{b64}.{etag}.incomplete"))
+    }
+
+    fn ref_path(&self, revision: &Revision) -> PathBuf {
+        let mut p = self.meta_dir().join("refs");
+        p.extend(revision.as_str().split('/'));
+        p
+    }
+
+    /// The commit a revision had when it was last downloaded here (hfdl's
+    /// `.cache/huggingface/refs/<revision>`; official clients ignore it).
+    pub(crate) fn read_ref(&self, revision: &Revision) -> Option<CommitHash> {
+        CommitHash::parse(fs::read_to_string(self.ref_path(revision)).ok()?.trim())
+    }
+
+    /// Records `revision -> commit` unless the revision is that commit.
+    pub(crate) fn write_ref(&self, revision: &Revision, commit: &CommitHash) -> io::Result<()> {
+        if revision.as_str() == commit.as_str() || self.read_ref(revision).as_ref() == Some(commit)
+        {
+            return Ok(());
+        }
+        write_durable(&self.ref_path(revision), commit.as_str().as_bytes())
+    }
+
+    fn tree_path(&self, commit: &CommitHash) -> PathBuf {
+        self.meta_dir().join("trees").join(format!("{commit}.json"))
+    }
+
+    /// The listing of a commit, where huggingface_hub >= 1.22 keeps it for a local dir.
+    pub(crate) fn read_tree(&self, commit: &CommitHash) -> Option<Vec<u8>> {
+        fs::read(self.tree_path(commit)).ok()
+    }
+
+    pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
+        write_private(&self.tree_path(commit), bytes)
     }
 
     /// Reads `.metadata`; `None` if missing, unparsable, or older than the file.

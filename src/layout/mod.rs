@@ -20,7 +20,7 @@ pub(crate) use scan::{
     REPO_TYPES, claim, local_files, scan_cache,
 };
 
-use crate::repo::{CommitHash, ETag, RepoPath};
+use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
 /// Whether a file is already where it belongs.
 #[derive(Debug, PartialEq, Eq)]
@@ -115,6 +115,17 @@ impl Layout {
         }
     }
 
+    /// Is a file at this path in place for this commit, whatever its content? (A snapshot
+    /// entry; in a local dir, a file whose metadata names the commit.)
+    pub(crate) fn has_file_at(&self, commit: &CommitHash, path: &RepoPath) -> bool {
+        match self {
+            Self::Cache(c) => c.has_pointer(commit, path),
+            Self::LocalDir(d) => d
+                .read_metadata(path)
+                .is_some_and(|m| m.commit == commit.as_str()),
+        }
+    }
+
     /// Where hfdl's resumable partial download of a file goes: a name of hfdl's own
     /// (`….hfdl-partial`), which no other client resumes from. huggingface_hub up to 1.17
     /// "resumes" any file under its own `….incomplete` name from that file's length, so a
@@ -192,6 +203,36 @@ impl Layout {
         match self {
             Self::Cache(c) => c.link(etag, commit, path),
             Self::LocalDir(d) => d.write_metadata(path, commit, etag),
+        }
+    }
+
+    /// The commit a revision pointed to at the last download into this target.
+    pub(crate) fn read_ref(&self, revision: &Revision) -> Option<CommitHash> {
+        match self {
+            Self::Cache(c) => c.read_ref(revision),
+            Self::LocalDir(d) => d.read_ref(revision),
+        }
+    }
+
+    pub(crate) fn write_ref(&self, revision: &Revision, commit: &CommitHash) -> io::Result<()> {
+        match self {
+            Self::Cache(c) => c.prepare().and_then(|()| c.write_ref(revision, commit)),
+            Self::LocalDir(d) => d.write_ref(revision, commit),
+        }
+    }
+
+    /// The stored listing of a commit (`trees/<commit>.json`), as stored.
+    pub(crate) fn read_tree(&self, commit: &CommitHash) -> Option<Vec<u8>> {
+        match self {
+            Self::Cache(c) => c.read_tree(commit),
+            Self::LocalDir(d) => d.read_tree(commit),
+        }
+    }
+
+    pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Cache(c) => c.write_tree(commit, bytes),
+            Self::LocalDir(d) => d.write_tree(commit, bytes),
         }
     }
 

@@ -90,6 +90,9 @@ pub(crate) struct DownloadRequest {
     pub(crate) revision: Revision,
     pub(crate) selection: Selection,
     pub(crate) target: Target,
+    /// The hub cache (the target itself in cache mode); a local-dir download reads the ref an
+    /// official client recorded there.
+    pub(crate) hub_cache: PathBuf,
     pub(crate) force: bool,
     pub(crate) dry_run: bool,
     /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
@@ -330,7 +333,12 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         (None, Some(dir)) => Target::Cache(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
         (None, None) => Target::Cache(absolute(&paths.hub_cache)?),
     };
+    let hub_cache = match &target {
+        Target::Cache(dir) => dir.clone(),
+        Target::LocalDir(_) => absolute(&paths.hub_cache)?,
+    };
     Ok(DownloadRequest {
+        hub_cache,
         repo: reference.repo,
         revision: reference.revision,
         selection,

@@ -1039,6 +1039,47 @@ fn mirror_without_etag_on_get() {
 }
 
 #[test]
+fn mirror_without_etag_on_head_takes_the_digest_from_the_listing() {
+    let data = bytes(MIB, 85);
+    let hub = FakeHub::builder()
+        .model("org/m", |r| r.lfs("w.bin", &data).file("a.txt", b"a"))
+        .fault(Fault::new(FaultKind::NoEtag).times(u32::MAX))
+        .fault(Fault::new(FaultKind::NoLinkedHeaders).times(u32::MAX))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    for file in ["w.bin", "a.txt"] {
+        let out = run_ok(env.hfdl().args(["download", "org/m", file]));
+        let path = crate::support::stdout_line(&out);
+        let want = if file == "w.bin" {
+            data.clone()
+        } else {
+            b"a".to_vec()
+        };
+        assert_eq!(fs::read(&path).unwrap(), want, "{}", stderr(&out));
+        let tree = hub.requests().iter().any(|r| r.path.contains("/tree/"));
+        assert!(tree, "the digest came from the listing");
+    }
+    assert!(cache_blob(&env, &data).is_file(), "named by its sha256");
+
+    // Without the listing either, nothing is placed.
+    let hub = FakeHub::builder()
+        .model("org/m", |r| r.lfs("w.bin", &data))
+        .fault(Fault::new(FaultKind::NoEtag).times(u32::MAX))
+        .fault(Fault::new(FaultKind::NoLinkedHeaders).times(u32::MAX))
+        .fault(Fault::status(404).path("/tree/").times(u32::MAX))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let out = run_fail(env.hfdl().args(["download", "org/m", "w.bin"]));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("never places a file it cannot verify"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!cache_blob(&env, &data).exists());
+}
+
+#[test]
 fn mirror_gzipping_a_regular_file() {
     let text: Vec<u8> = (0..5000)
         .flat_map(|i| format!("line {i}\n").into_bytes())

@@ -74,6 +74,108 @@ fn offline_detects_an_incomplete_snapshot() {
     assert_eq!(stdout_line(&run_ok_output(out)), snapshot);
 }
 
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A repo whose `main` moved: `v1` has one more file, and other bytes for `config.json`.
+fn moved_hub() -> FakeHub {
+    FakeHub::builder()
+        .model("org/moved", |r| {
+            r.file("config.json", b"{\"v\": 1}")
+                .file("extra.txt", b"only in v1")
+                .tag("v1")
+                .revision("main", |r| {
+                    r.file("config.json", b"{\"v\": 2}").remove("extra.txt")
+                })
+        })
+        .build()
+}
+
+#[test]
+fn offline_local_dir_answers_only_from_a_complete_copy_of_that_revision() {
+    let hub = moved_hub();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    let local = |rev: &str| {
+        let mut args = vec!["org/moved", "--local-dir", dir.to_str().unwrap()];
+        if !rev.is_empty() {
+            args.extend(["--revision", rev]);
+        }
+        args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>()
+    };
+
+    // Unrelated files only.
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("notes.txt"), b"mine").unwrap();
+    let out = offline(&env, &strs(&local("")));
+    assert_eq!(out.status.code(), Some(1), "junk: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("never downloaded"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A complete copy of v1 answers for v1, not for main.
+    env.download(&strs(&local("v1")));
+    hub.clear_requests();
+    let out = run_ok_output(offline(&env, &strs(&local("v1"))));
+    assert_eq!(stdout_line(&out), dir.to_str().unwrap());
+    let c_main = hub.commit("org/moved", "main");
+    let out = offline(&env, &strs(&local(&c_main)));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "another revision: {}",
+        stderr(&out)
+    );
+
+    // Main downloaded, then one of its files removed: named as missing.
+    env.download(&strs(&local("")));
+    hub.clear_requests();
+    fs::remove_file(dir.join("config.json")).unwrap();
+    let out = offline(&env, &strs(&local("")));
+    assert_eq!(out.status.code(), Some(1), "partial copy: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("incomplete") && err.contains("config.json"),
+        "{err}"
+    );
+    let out = offline(&env, &strs(&local("v1")));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "v1 was overwritten: {}",
+        stderr(&out)
+    );
+    assert!(hub.requests().is_empty(), "{:?}", hub.requests());
+}
+
+#[test]
+fn offline_cache_refuses_a_copy_of_another_revision_or_without_listing() {
+    let hub = moved_hub();
+    let env = TestEnv::new(&hub.url());
+    env.download(&["org/moved", "--revision", "v1"]);
+    let out = offline(&env, &["org/moved"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "main never downloaded: {}",
+        stderr(&out)
+    );
+    let snapshot = env.download(&["org/moved"]);
+    let out = run_ok_output(offline(&env, &["org/moved"]));
+    assert_eq!(stdout_line(&out), snapshot);
+    // Without the stored listing nothing proves the snapshot complete.
+    let trees = env.cache().join("models--org--moved/trees");
+    fs::remove_dir_all(&trees).unwrap();
+    let out = offline(&env, &["org/moved"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no listing"), "{}", stderr(&out));
+    let out = run_ok_output(offline(&env, &["org/moved", "config.json"]));
+    assert_eq!(fs::read(stdout_line(&out)).unwrap(), b"{\"v\": 2}");
+}
+
 #[test]
 fn unreachable_endpoint_falls_back_to_a_complete_cached_snapshot() {
     let hub = hub();
