@@ -108,10 +108,9 @@ fn print_env(report: &EnvReport, json: bool) {
         ("no_proxy", proxy(&report.proxy.no_proxy)),
         (
             "ca_bundle",
-            report
-                .ca_bundle
-                .as_ref()
-                .map_or("-".into(), |p| p.display().to_string()),
+            report.ca.as_ref().map_or("system roots".into(), |ca| {
+                format!("{} (from {})", ca.path.display(), ca.var)
+            }),
         ),
     ];
     if json {

@@ -19,6 +19,7 @@ use reqwest::header::{ACCEPT_ENCODING, HeaderValue, RANGE};
 use reqwest::{Client, Method, RequestBuilder, Response, Url, redirect};
 
 pub(crate) use error::{HubError, Subject};
+
 pub(crate) use types::{FileMeta, RemoteFile};
 
 use crate::repo::{Checksum, CommitHash, Repo, RepoPath, Revision};
@@ -79,8 +80,20 @@ pub(crate) struct HubConfig {
     /// `HF_HUB_OFFLINE`: no request may be sent.
     pub(crate) offline: bool,
     pub(crate) proxy: ProxyConfig,
-    /// Extra trusted root certificates (PEM).
-    pub(crate) ca_bundle: Option<PathBuf>,
+    /// The trusted roots, when a variable replaces the system's.
+    pub(crate) ca: Option<CaSource>,
+}
+
+/// Root certificates named by a variable; they replace the system's roots, as in the official
+/// clients (`SSL_CERT_FILE`/`SSL_CERT_DIR` for httpx, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`
+/// for requests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CaSource {
+    /// The variable that named it.
+    pub(crate) var: &'static str,
+    pub(crate) path: PathBuf,
+    /// A folder of certificates (`SSL_CERT_DIR`) rather than a PEM bundle.
+    pub(crate) dir: bool,
 }
 
 /// A client for one endpoint.
@@ -129,17 +142,49 @@ impl FileBody {
     }
 }
 
-/// Certificates of the custom CA bundle, if any.
-fn extra_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>> {
-    let Some(path) = &config.ca_bundle else {
-        return Ok(Vec::new());
+/// The trusted root certificates: those the settings name, else the system's.
+///
+/// `rustls_native_certs::load_native_certs` reads `SSL_CERT_FILE`/`SSL_CERT_DIR` itself; it is
+/// called only when the settings found both unset, so the environment keeps one reader.
+fn trusted_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let Some(ca) = &config.ca else {
+        let found = rustls_native_certs::load_native_certs();
+        let certs = found
+            .certs
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+        return Ok(certs.collect());
     };
-    let pem = std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the CA bundle `{}`: {e}", path.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| anyhow::anyhow!("invalid CA bundle `{}`: {e}", path.display()))?;
+    let named = || {
+        format!(
+            "{} `{}` (from {})",
+            if ca.dir {
+                "the CA folder"
+            } else {
+                "the CA bundle"
+            },
+            ca.path.display(),
+            ca.var
+        )
+    };
+    let certs = if ca.dir {
+        let found = rustls_native_certs::load_certs_from_paths(None, Some(&ca.path));
+        if let Some(e) = found.errors.first() {
+            anyhow::bail!("cannot read {}: {e}", named());
+        }
+        let certs = found
+            .certs
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+        certs.collect()
+    } else {
+        let pem =
+            std::fs::read(&ca.path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", named()))?;
+        reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| anyhow::anyhow!("invalid {}: {e}", named()))?
+    };
     if certs.is_empty() {
-        anyhow::bail!("the CA bundle `{}` holds no certificate", path.display());
+        anyhow::bail!("{} holds no certificate", named());
     }
     Ok(certs)
 }
@@ -195,7 +240,7 @@ impl HubClient {
                     || from.is_some_and(|f| same_origin(attempt.url(), &f)));
             if ok { attempt.follow() } else { attempt.stop() }
         });
-        let tls_roots = extra_roots(&config)?;
+        let tls_roots = trusted_roots(&config)?;
         let proxies = proxies(&config.proxy)?;
         let builder = || {
             let mut b = Client::builder().no_proxy();
@@ -537,7 +582,7 @@ mod tests {
             user_agent: "t".into(),
             offline: false,
             proxy: ProxyConfig::default(),
-            ca_bundle: None,
+            ca: None,
         })
         .unwrap()
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::cli::{DownloadArgs, FormatArg, OutputArgs};
-use crate::hub::{HubConfig, ProxyConfig, Token};
+use crate::hub::{CaSource, HubConfig, ProxyConfig, Token};
 use crate::repo::{Repo, RepoPath, Revision};
 
 mod other;
@@ -200,7 +200,7 @@ fn hub_config(
         token: resolve_token(token, paths, env)?,
         offline: is_offline(env),
         proxy: proxy_config(env),
-        ca_bundle: ca_bundle(env),
+        ca: ca_source(env),
         connect_timeout: seconds("HF_HUB_ETAG_TIMEOUT", 10)?,
         stall_timeout: seconds("HF_HUB_DOWNLOAD_TIMEOUT", 20)?,
         retry_base,
@@ -251,12 +251,24 @@ fn proxy_config(env: &dyn Env) -> ProxyConfig {
     }
 }
 
-/// A custom CA bundle: `REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `CURL_CA_BUNDLE`.
-fn ca_bundle(env: &dyn Env) -> Option<PathBuf> {
-    ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"]
-        .iter()
-        .find_map(|name| env.var(name).filter(|v| !v.is_empty()))
-        .map(|v| expand_tilde(&v, env))
+/// The roots that replace the system's, from the first variable set (non-empty) of
+/// `SSL_CERT_FILE`, `SSL_CERT_DIR` (huggingface_hub 2.x through httpx), `REQUESTS_CA_BUNDLE`,
+/// `CURL_CA_BUNDLE` (0.x through requests). Each one replaces the roots, as in those clients.
+fn ca_source(env: &dyn Env) -> Option<CaSource> {
+    let vars = [
+        ("SSL_CERT_FILE", false),
+        ("SSL_CERT_DIR", true),
+        ("REQUESTS_CA_BUNDLE", false),
+        ("CURL_CA_BUNDLE", false),
+    ];
+    vars.into_iter().find_map(|(var, dir)| {
+        let value = env.var(var).filter(|v| !v.is_empty())?;
+        Some(CaSource {
+            var,
+            path: expand_tilde(&value, env),
+            dir,
+        })
+    })
 }
 
 fn resolve_token(flag: Option<String>, paths: &Paths, env: &dyn Env) -> Result<Option<Token>> {

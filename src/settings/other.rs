@@ -10,7 +10,7 @@ use super::{
     token_with_source, wants_json,
 };
 use crate::cli::{AuthCommand, CacheCommand, Command};
-use crate::hub::{HubConfig, ProxyConfig};
+use crate::hub::{CaSource, HubConfig, ProxyConfig};
 use crate::repo::{Repo, Revision};
 
 /// What `hfdl env` reports.
@@ -23,7 +23,7 @@ pub(crate) struct EnvReport {
     pub(crate) token_source: TokenSource,
     pub(crate) offline: bool,
     pub(crate) proxy: ProxyConfig,
-    pub(crate) ca_bundle: Option<PathBuf>,
+    pub(crate) ca: Option<CaSource>,
 }
 
 /// The settings of the commands other than `download`.
@@ -122,7 +122,7 @@ fn env_report(paths: &Paths, env: &dyn Env) -> Result<EnvReport> {
         token_source: token_with_source(None, paths, env)?.1,
         offline: hub.offline,
         proxy: hub.proxy,
-        ca_bundle: hub.ca_bundle,
+        ca: hub.ca,
     })
 }
 

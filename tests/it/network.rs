@@ -383,8 +383,12 @@ fn tls_endpoint_is_trusted_with_each_ca_bundle_variable() {
     let other = TestCa::generate();
     fs::write(&bundle, format!("{}\n{}", other.ca_pem, ca.ca_pem)).unwrap();
     let endpoints = [front.url(), format!("https://127.0.0.1:{}", front.port())];
+    let ca_dir = dir.path().join("certs");
+    fs::create_dir(&ca_dir).unwrap();
+    fs::write(ca_dir.join("ca.pem"), &ca.ca_pem).unwrap();
     let cases = [
         ("SSL_CERT_FILE", &ca_file, &endpoints[0]),
+        ("SSL_CERT_DIR", &ca_dir, &endpoints[0]),
         ("REQUESTS_CA_BUNDLE", &bundle, &endpoints[0]),
         ("CURL_CA_BUNDLE", &ca_file, &endpoints[0]),
         ("REQUESTS_CA_BUNDLE", &ca_file, &endpoints[1]),
@@ -568,7 +572,10 @@ fn env_reports_proxies_ca_bundle_and_token_source_but_not_the_token() {
     assert_eq!(json["https_proxy"], "http://secure-proxy.example:3129");
     assert_eq!(json["all_proxy"], "socks5://socks.example:1080");
     assert_eq!(json["no_proxy"], "localhost,.internal.example");
-    assert_eq!(json["ca_bundle"], s(&ca));
+    assert_eq!(
+        json["ca_bundle"],
+        format!("{} (from REQUESTS_CA_BUNDLE)", s(&ca))
+    );
     assert_eq!(json["token"], "HF_TOKEN");
     assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
 }
@@ -586,7 +593,10 @@ fn env_names_a_token_file_but_not_its_content() {
     assert!(!text.contains(SECRET), "{text}");
     let json: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["token"], s(&file), "{json}");
-    assert_eq!(json["ca_bundle"], "/etc/corp.pem", "{json}");
+    assert_eq!(
+        json["ca_bundle"], "/etc/corp.pem (from SSL_CERT_FILE)",
+        "{json}"
+    );
     assert_eq!(json["http_proxy"], "-", "{json}");
 }
 
