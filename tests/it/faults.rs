@@ -927,6 +927,114 @@ fn hfdl_and_the_official_client_share_one_cache() {
     note("hfdl + hf at once, same cache", total, big.len());
 }
 
+/// A repo of one large throttled file and slow small ones, for pruning under a running download.
+fn busy_repo(big: &[u8]) -> FakeHub {
+    let throttle = Fault::new(FaultKind::Throttle(3 * MIB as u64)).cdn();
+    let slow = Fault::new(FaultKind::Delay(Duration::from_millis(150))).path("/resolve/");
+    FakeHub::builder()
+        .model("org/m", |mut r| {
+            r = r.lfs("big.bin", big);
+            for i in 0..40 {
+                r = r.file(&format!("s/{i}.json"), format!("{{\"n\": {i}}}"));
+            }
+            r
+        })
+        .fault(throttle.times(u32::MAX))
+        .fault(slow.times(u32::MAX))
+        .build()
+}
+
+/// Prunes the cache with `prune` while `download` runs; both downloads must end with every byte.
+fn prune_during(env: &TestEnv, big: &[u8], name: &str, download: Command, prune: &dyn Fn()) {
+    let blobs = env.cache().join("models--org--m/blobs");
+    let run = Running::spawn(env, name, download);
+    let started = poll(Duration::from_secs(20), || {
+        fs::read_dir(&blobs).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains(&sha256_hex(big)[..16])
+            })
+        })
+    });
+    assert!(
+        started,
+        "{name}: no partial of the big file\n{}",
+        run.stderr_so_far()
+    );
+    for _ in 0..3 {
+        prune();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = run.wait();
+    assert!(out.status.success(), "{name}: {}", describe(&out));
+    assert_eq!(
+        sha256_of_file(&cache_blob(env, big)),
+        sha256_hex(big),
+        "{name}"
+    );
+    let snapshot = env.cache().join("models--org--m/snapshots");
+    let commit = fs::read_dir(&snapshot)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    for i in 0..40 {
+        let got = fs::read(commit.join(format!("s/{i}.json"))).unwrap();
+        assert_eq!(
+            got,
+            format!("{{\"n\": {i}}}").into_bytes(),
+            "{name}: s/{i}.json"
+        );
+    }
+}
+
+#[test]
+fn prune_never_touches_a_running_download() {
+    let big = bytes(12 * MIB, 74);
+    let python = crate::support::python::hf_cli();
+    // hfdl downloading; hfdl's prune, then the official one.
+    for official_prune in [false, true] {
+        let hub = busy_repo(&big);
+        let env = TestEnv::new(&hub.url());
+        let mut download = env.hfdl();
+        download.args(["download", "org/m", "--max-workers", "2"]);
+        let prune = || {
+            let out = if official_prune {
+                let mut cmd = crate::support::python::scrubbed_command(&python);
+                cmd.env("HF_HOME", env.hf_home())
+                    .args(["cache", "prune", "-y"]);
+                cmd.output().unwrap()
+            } else {
+                env.hfdl().args(["cache", "prune", "-y"]).output().unwrap()
+            };
+            assert!(out.status.success(), "prune: {}", describe(&out));
+            if !official_prune {
+                let err = stderr(&out);
+                assert!(
+                    err.contains("a download is"),
+                    "prune says what it kept: {err}"
+                );
+            }
+        };
+        prune_during(&env, &big, "hfdl", download, &prune);
+    }
+    // The official client downloading; hfdl's prune.
+    let hub = busy_repo(&big);
+    let env = TestEnv::new(&hub.url());
+    let mut download = crate::support::python::scrubbed_command(&python);
+    download
+        .env("HF_HOME", env.hf_home())
+        .env("HF_ENDPOINT", hub.url())
+        .args(["download", "org/m", "--max-workers", "2"]);
+    let prune = || {
+        let out = env.hfdl().args(["cache", "prune", "-y"]).output().unwrap();
+        assert!(out.status.success(), "prune: {}", describe(&out));
+    };
+    prune_during(&env, &big, "hf", download, &prune);
+}
+
 /// A prerequisite of a test is missing: fail, saying what to do.
 fn missing(what: &str) -> ! {
     panic!("prerequisite missing: {what}")

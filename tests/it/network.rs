@@ -663,3 +663,61 @@ fn token_is_never_printed_on_failure() {
     // The token did reach the Hub: the runs above were not failing for lack of it.
     assert!(hub.requests().iter().any(|r| r.has_auth));
 }
+
+/// A gated repo's LFS file with a token: the token goes to the Hub, never to the CDN the
+/// resolve answer redirects to (which refuses any request carrying one).
+#[test]
+fn the_token_never_reaches_the_cdn() {
+    let big = crate::support::bytes(12 * 1024 * 1024, 91);
+    let hub = FakeHub::builder()
+        .model("org/gated", |r| {
+            r.lfs("big.bin", &big)
+                .lfs("small.bin", b"small lfs file")
+                .file("config.json", b"{}")
+                .gated()
+        })
+        .cdn_refuses_auth()
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let local = env.path("local");
+    let token = hub.token();
+    for args in [
+        vec!["download", "org/gated", "--token", &token],
+        vec![
+            "download",
+            "org/gated",
+            "big.bin",
+            "--force-download",
+            "--token",
+            &token,
+        ],
+        vec![
+            "download",
+            "org/gated",
+            "--local-dir",
+            s(&local),
+            "--token",
+            &token,
+        ],
+    ] {
+        let (out, _) = ok(hfdl(&env).args(&args));
+        assert!(!stdout_line(&out).is_empty());
+    }
+    assert_eq!(fs::read(local.join("big.bin")).unwrap(), big);
+    let requests = hub.requests();
+    let cdn: Vec<_> = requests
+        .iter()
+        .filter(|r| r.origin == Origin::Cdn)
+        .collect();
+    assert!(!cdn.is_empty(), "LFS bytes come from the CDN");
+    assert!(
+        cdn.iter().all(|r| !r.has_auth && r.status < 400),
+        "{cdn:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.origin == Origin::Hub && r.has_auth),
+        "the Hub gets the token"
+    );
+}

@@ -263,6 +263,7 @@ struct Settings {
     token: String,
     page_size: usize,
     latency: Duration,
+    cdn_refuses_auth: bool,
 }
 
 impl FakeHubBuilder {
@@ -297,6 +298,12 @@ impl FakeHubBuilder {
     }
     pub fn fault(mut self, fault: Fault) -> Self {
         self.faults.push(fault);
+        self
+    }
+    /// The CDN answers 400 to any request carrying `Authorization`, as S3-backed CDNs do
+    /// ("only one auth mechanism allowed") and as no token may ever reach a third party.
+    pub fn cdn_refuses_auth(mut self) -> Self {
+        self.cfg.cdn_refuses_auth = true;
         self
     }
 
@@ -351,6 +358,7 @@ impl FakeHub {
             token,
             page_size: 3,
             latency: Duration::ZERO,
+            cdn_refuses_auth: false,
         };
         FakeHubBuilder {
             repos: vec![],
@@ -656,6 +664,9 @@ impl State {
             return fault_reply(fault);
         }
         let routed = match (req.rec.origin, req.path().strip_prefix("/api/")) {
+            (Origin::Cdn, _) if self.cfg.cdn_refuses_auth && req.auth != Auth::Missing => Ok(
+                json_reply(400, &json!({"error": "a token reached the CDN"})),
+            ),
             (Origin::Cdn, _) => self.blob(req),
             (Origin::Hub, Some("whoami-v2")) => Ok(whoami(req.auth)),
             (Origin::Hub, Some(rest)) => self.api(req, rest),
