@@ -256,11 +256,22 @@ async fn plan(
                     .await
                     .with_context(context)?,
             };
-            let files = retrying(base, || hub.list_files(repo, &commit))
-                .await
-                .with_context(context)?;
-            let selected = Filter::new(allow, deny)?.apply(files.clone());
-            (commit, selected, Some(files))
+            // A commit's listing never changes: the stored one (hfdl's or the official
+            // client's) spares listing it again.
+            let stored = layout
+                .read_tree(&commit)
+                .and_then(|b| tree_cache::files(&b));
+            let (files, listed) = match stored {
+                Some(files) => (files, None),
+                None => {
+                    let files = retrying(base, || hub.list_files(repo, &commit))
+                        .await
+                        .with_context(context)?;
+                    (files.clone(), Some(files))
+                }
+            };
+            let selected = Filter::new(allow, deny)?.apply(files);
+            (commit, selected, listed)
         }
     };
     if !request.dry_run {

@@ -244,37 +244,36 @@ fn is_lower_hex(s: &str, len: usize) -> bool {
 
 /// A path inside a repository, safe to join onto a directory.
 ///
-/// The constructor rejects empty segments, `.` and `..`, absolute paths, backslashes, drive
-/// letters and NUL, so no path from the server can escape the target directory.
+/// The rules are huggingface_hub 2.4's (`_validate_relative_filename`), with its words: no `..`
+/// segment (split on `/` or `\`), nothing anchored under POSIX or Windows rules (a leading `/`;
+/// a segment starting with `\`, which covers UNC paths, or with a drive such as `C:`). A
+/// backslash elsewhere is part of a file name, as there. Refused beyond those: the empty path,
+/// empty and `.` segments and NUL, which no git tree can hold (only a hostile server sends them).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct RepoPath(String);
 
 impl RepoPath {
     pub(crate) fn parse(path: &str) -> Result<Self, String> {
-        let reason = if path.is_empty() {
-            Some("it is empty")
-        } else if path.starts_with('/') {
-            Some("it is absolute")
-        } else if path.contains('\\') {
-            Some("it contains a backslash")
-        } else if path.contains('\0') {
-            Some("it contains a NUL byte")
-        } else if path
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-        {
-            Some("it contains an empty, `.` or `..` segment")
-        } else if path
-            .split('/')
-            .any(|s| s.len() >= 2 && s.as_bytes()[1] == b':')
-        {
-            Some("it contains a drive letter")
-        } else {
-            None
+        let invalid = |why: &str| {
+            Err(format!(
+                "Invalid filename '{path}': {why}. Please ask the repository owner to rename \
+                 this file."
+            ))
         };
-        match reason {
-            Some(reason) => Err(format!("refusing file path `{path}`: {reason}")),
-            None => Ok(Self(path.to_owned())),
+        let anchored = |s: &str| {
+            let b = s.as_bytes();
+            s.starts_with('\\') || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
+        };
+        if path.replace('\\', "/").split('/').any(|s| s == "..") {
+            invalid("cannot contain a '..' path segment")
+        } else if path.starts_with('/') || path.split('/').any(anchored) {
+            invalid("cannot be an absolute, drive-relative or UNC path")
+        } else if path.is_empty() || path.split('/').any(|s| s.is_empty() || s == ".") {
+            invalid("cannot be empty or contain an empty or '.' path segment")
+        } else if path.contains('\0') {
+            invalid("cannot contain a NUL byte")
+        } else {
+            Ok(Self(path.to_owned()))
         }
     }
 
@@ -336,19 +335,36 @@ mod tests {
 
     #[test]
     fn repo_paths_cannot_escape() {
-        assert!(RepoPath::parse("a/b c/d.json").is_ok());
+        for good in [
+            "a/b c/d.json",
+            "dïr/naïve ☃.txt",
+            "a\\b.txt",
+            "x/1:2",
+            "a..b/..c",
+        ] {
+            assert!(RepoPath::parse(good).is_ok(), "{good}");
+        }
         for bad in [
             "",
             "/etc/passwd",
             "../x",
             "a/../b",
-            "a\\b",
+            "a\\..\\b",
+            "\\\\host\\share\\x",
+            "a/\\root",
             "a//b",
             "C:/x",
+            "d/C:x",
             "./a",
+            "a\0b",
         ] {
             assert!(RepoPath::parse(bad).is_err(), "{bad}");
         }
+        let err = RepoPath::parse("a/../b").unwrap_err();
+        assert!(
+            err.starts_with("Invalid filename 'a/../b': cannot contain a '..'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -50,7 +50,24 @@ pub(crate) fn to_bytes(files: &[RemoteFile]) -> Option<Vec<u8>> {
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     cache.serialize(&mut serializer).ok()?;
-    Some(out)
+    Some(ascii_escaped(&String::from_utf8(out).ok()?).into_bytes())
+}
+
+/// JSON as Python's `json.dump` writes it by default (`ensure_ascii`): every non-ASCII
+/// character as `\uXXXX` (lowercase hex, surrogate pairs beyond the BMP). Outside strings JSON
+/// is ASCII, so escaping the whole text is escaping the strings.
+fn ascii_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// The files a cached listing names, if it is valid (every entry, or `None`).
@@ -99,6 +116,10 @@ mod tests {
                 checksum: Checksum::GitSha1,
             },
         ];
+        assert_eq!(
+            ascii_escaped("{\"dïr/☃ 😀\": 1}"),
+            r#"{"d\u00efr/\u2603 \ud83d\ude00": 1}"#
+        );
         let bytes = to_bytes(&files).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(

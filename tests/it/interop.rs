@@ -46,7 +46,8 @@ impl RepoFile {
     }
 }
 
-/// Regular and LFS files, a nested path, a name with spaces and brackets, and two pairs of
+/// Regular and LFS files, a nested path, a name with spaces and brackets, an empty file,
+/// non-ASCII names, a backslash in a name (accepted by the official client), and two pairs of
 /// paths with identical content (one LFS, one regular).
 fn x_files() -> Vec<RepoFile> {
     let f = |path, data: &[u8], lfs| RepoFile {
@@ -60,6 +61,9 @@ fn x_files() -> Vec<RepoFile> {
         f("sub/dir/notes.txt", b"nested notes\n", false),
         f("sub/dir/weights.bin", &bytes(200_000, 2), true),
         f("with space [v1] (x).txt", b"odd name", false),
+        f("empty.txt", b"", false),
+        f("dïr/naïve ☃ файл.txt", "non-ASCII ✓".as_bytes(), false),
+        f("back\\slash.txt", b"a backslash is part of the name", false),
         f("model.safetensors", &bytes(300_000, 1), true),
         f("copy of model.safetensors", &bytes(300_000, 1), true),
         f("a/same.txt", b"same", false),
