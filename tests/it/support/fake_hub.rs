@@ -92,6 +92,11 @@ pub enum FaultKind {
     Delay(Duration),
     /// Send the body at about this many bytes per second (per response).
     Throttle(u64),
+    /// Send the bodies of all the responses this fault (or a clone of it) fires on at about
+    /// this many bytes per second together: one budget shared by every connection, so a client
+    /// that opens 16 connections gets no more than one that opens a single one. Each response
+    /// may send its first frame at once; later frames wait for their share.
+    ThrottleTotal(u64),
 }
 
 /// A scripted misbehaviour: a [`FaultKind`], a matcher and a budget.
@@ -101,7 +106,8 @@ pub enum FaultKind {
 /// with [`Fault::method`] (default: any). It fires on the first [`Fault::times`] matching requests
 /// (default 1, `u32::MAX` for always) where it can take effect, after letting the first
 /// [`Fault::after`] of those through (default 0): body faults (`DropAfter`, `StallAfter`,
-/// `ShortBody`, `Throttle`, `Gzip`, and `CorruptByte` when the offset is served) only on GETs
+/// `ShortBody`, `Throttle`, `ThrottleTotal`, `Gzip`, and `CorruptByte` when the offset is
+/// served) only on GETs
 /// that serve file bytes, `IgnoreRange` only when `Range` was sent, `NoLinkedHeaders` only on LFS
 /// redirects, `NoEtag` and `NoContentLength` only on file responses and redirects. Clones share
 /// the counter, so keep one to check [`Fault::fired`].
@@ -117,6 +123,8 @@ pub struct Fault {
     /// Matching requests to let through before firing, and how many went by.
     after: u32,
     passed: Arc<AtomicU32>,
+    /// For `ThrottleTotal`: when the shared budget is free again.
+    budget: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Fault {
@@ -133,6 +141,7 @@ impl Fault {
             fired,
             after: 0,
             passed: Arc::default(),
+            budget: Arc::default(),
         }
     }
     pub fn status(code: u16) -> Self {
@@ -795,7 +804,11 @@ impl State {
         };
         let (start, end) = window.unwrap_or((0, len));
         let cuts = self.fire(req, |k| match *k {
-            K::DropAfter(_) | K::StallAfter(_) | K::ShortBody(_) | K::Throttle(_) => get,
+            K::DropAfter(_)
+            | K::StallAfter(_)
+            | K::ShortBody(_)
+            | K::Throttle(_)
+            | K::ThrottleTotal(_) => get,
             K::CorruptByte(at) => get && (start as u64..end as u64).contains(&at),
             _ => false,
         });
@@ -839,8 +852,12 @@ impl State {
         let status = if window.is_some() { 206 } else { 200 };
         let mut payload = Payload::new(body, tail, false);
         for fault in &cuts {
-            if let K::Throttle(rate) = fault.kind {
-                payload.rate = Some(rate.max(1));
+            match fault.kind {
+                K::Throttle(rate) => payload.rate = Some(rate.max(1)),
+                K::ThrottleTotal(rate) => {
+                    payload.shared = Some((rate.max(1), Arc::clone(&fault.budget)));
+                }
+                _ => {}
             }
         }
         reply(status, &headers, payload)
@@ -1004,6 +1021,8 @@ struct Payload {
     /// Bytes per second, and the wait before the next chunk may go.
     rate: Option<u64>,
     gate: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Bytes per second shared with other payloads, and when that budget is free again.
+    shared: Option<(u64, Arc<Mutex<Option<Instant>>>)>,
 }
 
 impl Payload {
@@ -1019,6 +1038,7 @@ impl Payload {
             meter: None,
             rate: None,
             gate: None,
+            shared: None,
         }
     }
 }
@@ -1041,6 +1061,16 @@ impl Body for Payload {
             if let Some(rate) = this.rate {
                 let wait = Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
                 this.gate = Some(Box::pin(tokio::time::sleep(wait)));
+            }
+            if let Some((rate, budget)) = &this.shared {
+                // Book this chunk's time on the shared budget; the next chunk waits for it.
+                let cost = Duration::from_secs_f64(chunk.len() as f64 / *rate as f64);
+                let now = Instant::now();
+                let mut free = budget.lock().unwrap();
+                let until = free.map_or(now, |t| t.max(now)) + cost;
+                *free = Some(until);
+                let until = tokio::time::Instant::from_std(until);
+                this.gate = Some(Box::pin(tokio::time::sleep_until(until)));
             }
             if let Some((log, id)) = &this.meter
                 && let Some(r) = log.lock().unwrap().get(*id)

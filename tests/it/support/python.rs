@@ -1,6 +1,7 @@
 //! Python-side test helpers: the pinned virtualenv built by `scripts/test.sh`
 //! (huggingface_hub 2.4.0 with its `hf` CLI, transformers, the all-MiniLM-L6-v2 files),
-//! and `olah`, a real third-party Hub-compatible server run offline on loopback.
+//! two small venvs with older official clients (huggingface_hub 0.36 and 1.17, for the interop
+//! matrix), and `olah`, a real third-party Hub-compatible server run offline on loopback.
 //!
 //! olah 0.5.4 offline quirks a client must survive (see the lead's notes for the full list):
 //! unquoted `etag` on HEAD (git blob sha1, or sha256 for LFS); GET answers 200 chunked with no
@@ -39,21 +40,73 @@ pub fn python() -> PathBuf {
     path
 }
 
-/// A script installed in the venv's `bin/` next to [`python()`]. Panics if missing.
-fn venv_script(name: &str) -> PathBuf {
-    let py = python();
+/// The interpreter of one of the extra venvs of `scripts/test.sh` holding an older official
+/// client: `$<var>`, else `<CARGO_MANIFEST_DIR>/<default>`. Panics, saying what to run, if it does
+/// not exist: a test judged by a missing client must fail, never pass by skipping.
+fn extra_python(var: &str, default: &str, what: &str) -> PathBuf {
+    let path = match std::env::var_os(var) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(default),
+    };
+    if !path.exists() {
+        panic!(
+            "the Python of the {what} venv was not found at {}.\n\
+             Run `scripts/test.sh` once (it builds {default} from the pins in scripts/ and \
+             sets {var}; `HFDL_TEST_VENVS_ONLY=1 scripts/test.sh` builds the venvs only), or \
+             point {var} at a Python with exactly that huggingface_hub.",
+            path.display()
+        );
+    }
+    path
+}
+
+/// The Python of `target/py-venv-hub036` (huggingface_hub 0.36.x): `$HFDL_TEST_PYTHON_HUB036`.
+pub fn python_hub036() -> PathBuf {
+    extra_python(
+        "HFDL_TEST_PYTHON_HUB036",
+        "target/py-venv-hub036/bin/python",
+        "huggingface_hub 0.36",
+    )
+}
+
+/// The Python of `target/py-venv-hub117` (huggingface_hub 1.17.0): `$HFDL_TEST_PYTHON_HUB117`.
+pub fn python_hub117() -> PathBuf {
+    extra_python(
+        "HFDL_TEST_PYTHON_HUB117",
+        "target/py-venv-hub117/bin/python",
+        "huggingface_hub 1.17",
+    )
+}
+
+/// A script in the `bin/` of the venv of interpreter `py`. Panics if missing.
+pub fn script_beside(py: &Path, name: &str) -> PathBuf {
     let path = py
         .parent()
         .expect("the python path has a parent directory")
         .join(name);
     if !path.exists() {
         panic!(
-            "{} not found next to {}; run `scripts/test.sh` to (re)build the test venv",
+            "{} not found next to {}; run `scripts/test.sh` to (re)build the test venvs",
             name,
             py.display()
         );
     }
     path
+}
+
+/// `huggingface-cli` of huggingface_hub 0.36. Run it through [`scrubbed_command`].
+pub fn huggingface_cli_hub036() -> PathBuf {
+    script_beside(&python_hub036(), "huggingface-cli")
+}
+
+/// `hf` of huggingface_hub 1.17. Run it through [`scrubbed_command`].
+pub fn hf_cli_hub117() -> PathBuf {
+    script_beside(&python_hub117(), "hf")
+}
+
+/// A script installed in the venv's `bin/` next to [`python()`]. Panics if missing.
+fn venv_script(name: &str) -> PathBuf {
+    script_beside(&python(), name)
 }
 
 /// The venv's `hf` CLI (huggingface_hub 2.4.0). Run it through [`scrubbed_command`].
