@@ -15,7 +15,7 @@
 #        scripts/py-requirements-hub117.txt and scripts/py-constraints-hub117.txt;
 #   3. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036 and HFDL_TEST_PYTHON_HUB117 (absolute paths of
 #      the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
-#      cargo test "$@".
+#      cargo test --locked "$@".
 #
 # Environment knobs: HFDL_BASE_PYTHON (interpreter used to create the venvs, default python3);
 # HFDL_TEST_VENVS_ONLY=1 stops after step 2 (to run single tests by hand with the exported paths).
@@ -192,9 +192,9 @@ say "cargo fmt --check"
 cargo fmt --check
 
 say "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --locked --all-targets -- -D warnings
 
-say "cargo test $*"
-cargo test "$@"
+say "cargo test --locked $*"
+cargo test --locked "$@"
 
 say "all checks passed"

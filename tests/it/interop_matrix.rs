@@ -734,9 +734,17 @@ fn scan_accepts_the_hfdl_cache(client: Client) {
     let scan: Value = serde_json::from_str(line).expect("JSON");
 
     let who = client.name();
+    // 0.36's scanner skips only `.locks/` at the cache root, so it warns about the
+    // `CACHEDIR.TAG` that huggingface_hub >= 1.x writes there too (as hfdl does, for parity).
+    let tag = case.env.cache().join("CACHEDIR.TAG");
+    let tolerated = json!([format!("Repo path is not a directory: {}", s(&tag))]);
+    let expected_warnings = if who.contains("0.36") {
+        tolerated
+    } else {
+        json!([])
+    };
     assert_eq!(
-        scan["warnings"],
-        json!([]),
+        scan["warnings"], expected_warnings,
         "{who}: scan_cache_dir warnings"
     );
     let size: u64 = case.files.iter().map(|f| f.data.len() as u64).sum();
