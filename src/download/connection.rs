@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub(super) struct FileState {
     pub(super) inline: Option<Mutex<InlineHash>>,
     pub(super) reporter: Arc<dyn Reporter>,
     pub(super) streams: Streams,
+    /// A redirect to an unreachable host was already resolved again once.
+    pub(super) redirect_retried: AtomicBool,
 }
 
 impl FileState {
@@ -162,6 +164,17 @@ async fn retry_or_fail(
     backoff: &mut Backoff,
     e: HubError,
 ) -> Result<()> {
+    if let HubError::UnreachableRedirect { .. } = e {
+        // Resolve once more (the mirror may pick another host), then give up at once.
+        if state.redirect_retried.swap(true, Ordering::AcqRel) {
+            return Err(anyhow::Error::new(e)
+                .context(format!("failed to download `{}`", state.job.file.path)));
+        }
+        ctx.reporter
+            .retrying(state.id, &format!("{e}; resolving again"), Duration::ZERO);
+        state.set_url(state.job.url.clone());
+        return Ok(());
+    }
     let expired = is_expired_link(ctx, &state.url(), &e);
     if !(e.is_transient() || expired) {
         return Err(

@@ -203,6 +203,7 @@ async fn transfer(
         inline,
         reporter: ctx.reporter.clone(),
         streams: Streams::default(),
+        redirect_retried: Default::default(),
     });
     state.mark_done(0, 0);
     let hasher = state.inline.is_none().then(|| {

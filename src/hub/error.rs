@@ -48,6 +48,16 @@ pub(crate) enum HubError {
     },
     /// The request failed before a response arrived (DNS, connect, TLS, timeout, cut body).
     Transport { url: String, source: reqwest::Error },
+    /// The endpoint redirected a file to a host that cannot be connected to (hf-mirror.com
+    /// sometimes sends Xet files to the official `cas-bridge.xethub.hf.co`).
+    UnreachableRedirect {
+        /// The resolve URL asked.
+        url: String,
+        /// `host:port` it was redirected to.
+        host: String,
+        endpoint: String,
+        source: reqwest::Error,
+    },
     /// The body ended before the requested range did.
     Truncated { url: String, at: u64, end: u64 },
     /// A whole-file answer of the wrong length (an error page served as the file).
@@ -149,6 +159,12 @@ impl HubError {
                  CA, set `SSL_CERT_FILE` (or `REQUESTS_CA_BUNDLE`) to its PEM bundle"
                     .into(),
             ),
+            Self::UnreachableRedirect { .. } => Some(
+                "the endpoint sends this file to a host this machine cannot reach; retry later \
+                 (mirrors change where they redirect), set `HTTPS_PROXY` to a proxy that reaches \
+                 that host, or use another endpoint (`HF_ENDPOINT`)"
+                    .into(),
+            ),
             Self::Transport { .. } | Self::Stalled { .. } => Some(
                 "check the endpoint (`HF_ENDPOINT`), the proxy and CA settings (`hfdl env`) and \
                  your connection; rerun to resume"
@@ -209,6 +225,15 @@ impl fmt::Display for HubError {
                 )
             }
             Self::Transport { url, .. } => write!(f, "request to `{url}` failed"),
+            Self::UnreachableRedirect {
+                url,
+                host,
+                endpoint,
+                ..
+            } => write!(
+                f,
+                "cannot connect to `{host}`, where {endpoint} redirected `{url}`"
+            ),
             Self::Truncated { url, at, end } => {
                 write!(
                     f,
@@ -243,7 +268,9 @@ fn detail(message: &str) -> String {
 impl std::error::Error for HubError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Transport { source, .. } => Some(source),
+            Self::Transport { source, .. } | Self::UnreachableRedirect { source, .. } => {
+                Some(source)
+            }
             _ => None,
         }
     }

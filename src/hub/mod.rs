@@ -102,7 +102,8 @@ pub(crate) struct HubClient {
     config: HubConfig,
     /// Follows only same-origin redirects: metadata must come from the Hub, not the CDN.
     api: Client,
-    /// Follows every redirect (reqwest drops `Authorization` when the host changes).
+    /// Follows no redirect by itself: [`HubClient::follow`] does, so that it knows which host
+    /// failed and sends the token to the endpoint's origin only.
     data: Client,
     endpoint: Url,
 }
@@ -250,7 +251,9 @@ impl HubClient {
             for cert in &tls_roots {
                 b = b.add_root_certificate(cert.clone());
             }
+            // No `Referer` on redirects: hf-mirror.com answers a foreign one with an HTML page.
             b.user_agent(config.user_agent.clone())
+                .referer(false)
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.stall_timeout)
                 .tcp_nodelay(true)
@@ -262,7 +265,7 @@ impl HubClient {
             // stream, and HTTP/2 would multiplex every range onto one. Metadata may use
             // HTTP/2 where the host offers it over TLS.
             data: builder()
-                .redirect(redirect::Policy::limited(10))
+                .redirect(redirect::Policy::none())
                 .http1_only()
                 .build()?,
             endpoint,
@@ -277,6 +280,21 @@ impl HubClient {
     /// Returns true if `url` is on the endpoint's origin (where the token may go).
     pub(crate) fn is_hub_url(&self, url: &str) -> bool {
         Url::parse(url).is_ok_and(|u| same_origin(&u, &self.endpoint))
+    }
+
+    /// `url` moved onto the endpoint's origin (same path and query). Mirrors pass the Hub's
+    /// pagination links through unchanged, pointing at a host their users may not reach; the
+    /// token goes wherever the rewritten URL goes, which is the endpoint.
+    fn on_endpoint(&self, url: &str) -> String {
+        match Url::parse(url) {
+            Ok(mut u) if !same_origin(&u, &self.endpoint) => {
+                let ok = u.set_scheme(self.endpoint.scheme()).is_ok()
+                    && u.set_host(self.endpoint.host_str()).is_ok()
+                    && u.set_port(self.endpoint.port()).is_ok();
+                if ok { u.to_string() } else { url.to_owned() }
+            }
+            _ => url.to_owned(),
+        }
     }
 
     /// Names a request's object for error messages.
@@ -416,7 +434,7 @@ impl HubClient {
                 files.extend(file);
             }
             match next {
-                Some(next) => url = next,
+                Some(next) => url = self.on_endpoint(&next),
                 None => return Ok(files),
             }
         }
@@ -488,13 +506,12 @@ impl HubClient {
         end: Option<u64>,
         subject: &Subject,
     ) -> Result<FileBody, HubError> {
-        let mut request = self.request(&self.data, Method::GET, url);
-        match end {
-            Some(end) => request = request.header(RANGE, format!("bytes={start}-{}", end - 1)),
-            None if start > 0 => request = request.header(RANGE, format!("bytes={start}-")),
-            None => {}
-        }
-        let response = self.send(request, url, subject).await?;
+        let range = match end {
+            Some(end) => Some(format!("bytes={start}-{}", end - 1)),
+            None if start > 0 => Some(format!("bytes={start}-")),
+            None => None,
+        };
+        let response = self.follow(url, range.as_deref(), subject).await?;
         let final_url = response.url().to_string();
         let h = response.headers();
         let encoded = h
@@ -533,6 +550,64 @@ impl HubClient {
             encoded,
             partial,
         })
+    }
+}
+
+impl HubClient {
+    /// GETs `first`, following up to 10 redirects. A host a redirect names that cannot be
+    /// connected to is an [`HubError::UnreachableRedirect`].
+    async fn follow(
+        &self,
+        first: &str,
+        range: Option<&str>,
+        subject: &Subject,
+    ) -> Result<Response, HubError> {
+        let mut url = first.to_owned();
+        for hop in 0..=10 {
+            let mut request = self.request(&self.data, Method::GET, &url);
+            if let Some(range) = range {
+                request = request.header(RANGE, range);
+            }
+            let response = match self.send(request, &url, subject).await {
+                Err(HubError::Transport { source, .. })
+                    if hop > 0 && (source.is_connect() || source.is_timeout()) =>
+                {
+                    return Err(self.unreachable(first, &url, source));
+                }
+                other => other?,
+            };
+            if !response.status().is_redirection() {
+                return Ok(response);
+            }
+            let next = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| Url::parse(&url).ok()?.join(l).ok());
+            let Some(next) = next else {
+                return Err(HubError::Malformed {
+                    url,
+                    what: format!("redirect {} without a valid `Location`", response.status()),
+                });
+            };
+            url = next.to_string();
+        }
+        Err(HubError::Malformed {
+            url: first.to_owned(),
+            what: "more than 10 redirects".into(),
+        })
+    }
+
+    fn unreachable(&self, first: &str, target: &str, source: reqwest::Error) -> HubError {
+        let target = Url::parse(target).ok();
+        let host = target.as_ref().and_then(Url::host_str).unwrap_or("?");
+        let port = target.as_ref().and_then(Url::port_or_known_default);
+        HubError::UnreachableRedirect {
+            url: first.to_owned(),
+            host: format!("{host}:{}", port.unwrap_or(0)),
+            endpoint: self.config.endpoint.clone(),
+            source,
+        }
     }
 }
 

@@ -23,6 +23,9 @@ mod interop_matrix;
 // mirror quirks and hostile input.
 mod faults;
 
+// Mirrors as they are: foreign pagination links, the Referer rule, unreachable redirects.
+mod mirrors;
+
 // The toolbox around downloads: offline, dry-run, JSON, references, auth, env, completions.
 mod toolbox;
 

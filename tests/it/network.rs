@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::support::fake_hub::{FakeHub, FakeHubBuilder, Fault, FaultKind, Origin};
 use crate::support::net::{ForwardProxy, TestCa, TlsFront};
-use crate::support::{TestEnv, bytes, describe, sha256_hex, stdout_line};
+use crate::support::{TestEnv, bytes, closed_port, describe, sha256_hex, stdout_line};
 
 /// A hang guard for whole runs, not a benchmark.
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -141,12 +141,6 @@ fn assert_files(dir: &Path) {
         let got = fs::read(dir.join(name)).unwrap();
         assert_eq!(sha256_hex(&got), sha256_hex(&data), "{name}");
     }
-}
-
-/// A loopback port where nothing listens.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn s(path: &Path) -> &str {

@@ -56,6 +56,7 @@ pub struct Recorded {
     /// Whether an `Authorization` header was sent, valid or not.
     pub has_auth: bool,
     pub accept_encoding: Option<String>,
+    pub referer: Option<String>,
     pub status: u16,
     /// Body bytes hyper has taken for this response so far.
     pub body_bytes: u64,
@@ -92,6 +93,13 @@ pub enum FaultKind {
     Delay(Duration),
     /// Send the body at about this many bytes per second (per response).
     Throttle(u64),
+    /// Point the tree listing's `Link: rel="next"` at this origin (`http://host:port`) instead
+    /// of the Hub's, as hf-mirror.com does (it does not rewrite the Hub's links).
+    ForeignNextLink(String),
+    /// Redirect LFS files to this origin instead of the CDN (a host the client cannot reach).
+    RedirectTo(String),
+    /// Answer a request carrying a `Referer` with an HTML page (hf-mirror's hotlink rule).
+    RefuseReferer,
     /// Send the bodies of all the responses this fault (or a clone of it) fires on at about
     /// this many bytes per second together: one budget shared by every connection, so a client
     /// that opens 16 connections gets no more than one that opens a single one. Each response
@@ -623,6 +631,7 @@ impl State {
             range: header(hyper::header::RANGE),
             has_auth: auth != Auth::Missing,
             accept_encoding: header(hyper::header::ACCEPT_ENCODING),
+            referer: header(hyper::header::REFERER),
             status: 0,
             body_bytes: 0,
             at: Instant::now(),
@@ -671,6 +680,10 @@ impl State {
         let early = self.fire(req, |k| matches!(k, K::Status(_) | K::Html(_)));
         if let Some(fault) = early.first() {
             return fault_reply(fault);
+        }
+        if req.rec.referer.is_some() && self.hit(req, |k| matches!(k, K::RefuseReferer)) {
+            let page = "<html><body>Hotlinking is not allowed.</body></html>".to_owned();
+            return fault_reply(&Fault::new(K::Html(page)));
         }
         let routed = match (req.rec.origin, req.path().strip_prefix("/api/")) {
             (Origin::Cdn, _) if self.cfg.cdn_refuses_auth && req.auth != Auth::Missing => Ok(
@@ -738,7 +751,12 @@ impl State {
             let mut query: Vec<&str> = query.filter(|p| !p.is_empty()).collect();
             let cursor = format!("cursor={end}");
             query.push(&cursor);
-            let (url, path, query) = (&self.urls.0, req.path(), query.join("&"));
+            let foreign = self.fire(req, |k| matches!(k, K::ForeignNextLink(_)));
+            let url = match foreign.first().map(|f| &f.kind) {
+                Some(K::ForeignNextLink(origin)) => origin,
+                _ => &self.urls.0,
+            };
+            let (path, query) = (req.path(), query.join("&"));
             let link = format!("<{url}{path}?{query}>; rel=\"next\"");
             reply.headers_mut().insert("link", link.parse().unwrap());
         }
@@ -764,7 +782,12 @@ impl State {
         }
         let etag = !self.hit(req, |k| matches!(k, K::NoEtag));
         let linked = !self.hit(req, |k| matches!(k, K::NoLinkedHeaders));
-        let (cdn, sha256, oid) = (&self.urls.1, &file.sha256, &file.oid);
+        let elsewhere = self.fire(req, |k| matches!(k, K::RedirectTo(_)));
+        let cdn = match elsewhere.first().map(|f| &f.kind) {
+            Some(K::RedirectTo(origin)) => origin,
+            _ => &self.urls.1,
+        };
+        let (sha256, oid) = (&file.sha256, &file.oid);
         let location = format!("{cdn}/blob/{sha256}?sig=fake-signature");
         let headers = [
             ("location", Some(location)),

@@ -138,6 +138,12 @@ pub fn stdout_line(out: &Output) -> String {
     lines[0].to_owned()
 }
 
+/// A loopback port where nothing listens.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
