@@ -269,3 +269,54 @@ async fn throttle_total_shares_one_budget_across_connections() {
     );
     assert_eq!(fault.fired(), 4);
 }
+
+#[tokio::test]
+async fn generated_files_serve_any_range_above_4_gib() {
+    use crate::support::fake_hub::{GENERATED_TAIL, generated_sha256, generated_tail};
+    // The file of `large_files`, so a whole run hashes it once (a few seconds).
+    const LEN: u64 = (4 << 30) + (64 << 20);
+    const SEED: u64 = 4242;
+    let hub = FakeHub::builder()
+        .model("org/gen", |r| r.lfs_generated("g.bin", LEN, SEED))
+        .build();
+    let sha = generated_sha256(LEN, SEED);
+    let lfs = format!("{}/org/gen/resolve/main/g.bin", hub.url());
+    let redirect = send("HEAD", &lfs, &[]).await;
+    assert_eq!(header(&redirect, "x-linked-size"), LEN.to_string());
+    assert_eq!(header(&redirect, "x-linked-etag"), format!("\"{sha}\""));
+    let location = header(&redirect, "location").to_owned();
+    let head = send("HEAD", &location, &[]).await;
+    assert_eq!(header(&head, "content-length"), LEN.to_string());
+
+    let tree = format!("{}/api/models/org/gen/tree/main", hub.url());
+    let entries = json(send("GET", &tree, &[]).await).await;
+    assert_eq!(entries[0]["size"].as_u64(), Some(LEN));
+    assert_eq!(entries[0]["lfs"]["size"].as_u64(), Some(LEN));
+    assert_eq!(entries[0]["lfs"]["oid"], sha.as_str());
+
+    let tail = generated_tail(LEN, SEED);
+    assert_eq!(tail.len() as u64, GENERATED_TAIL);
+    let tail_from = LEN - GENERATED_TAIL;
+    // Zeros across 2^32, then into the tail, then the tail's end, then beyond.
+    let (a, b) = ((1u64 << 32) - 5, tail_from + 3);
+    let range = format!("bytes={a}-{b}");
+    let across = send("GET", &location, &[("range", range.as_str())]).await;
+    assert_eq!(across.status(), 206);
+    assert_eq!(
+        header(&across, "content-range"),
+        format!("bytes {a}-{b}/{LEN}")
+    );
+    let body = across.bytes().await.unwrap();
+    assert_eq!(body.len() as u64, b - a + 1);
+    assert!(body[..body.len() - 4].iter().all(|&x| x == 0));
+    assert_eq!(body[body.len() - 4..], tail[..4]);
+    let end = send("GET", &location, &[("range", "bytes=-10")]).await;
+    assert_eq!(end.bytes().await.unwrap(), tail[tail.len() - 10..]);
+    let beyond = format!("bytes={LEN}-");
+    let beyond = send("GET", &location, &[("range", beyond.as_str())]).await;
+    assert_eq!(beyond.status(), 416);
+    assert_eq!(header(&beyond, "content-range"), format!("bytes */{LEN}"));
+    let mut cdn = hub.requests();
+    cdn.retain(|r| r.origin == Origin::Cdn && r.method == "GET");
+    assert_eq!(cdn[0].body_bytes, b - a + 1);
+}

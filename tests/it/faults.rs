@@ -26,7 +26,7 @@ const HANG_GUARD: Duration = Duration::from_secs(15);
 
 /// One line of the bytes-served table.
 #[expect(clippy::print_stderr, reason = "the scenario table for the report")]
-fn note(scenario: &str, served: u64, size: usize) {
+pub(crate) fn note(scenario: &str, served: u64, size: usize) {
     let ratio = served as f64 / size as f64;
     eprintln!("| {scenario} | {size} | {served} | {ratio:.3} |");
 }
@@ -37,7 +37,7 @@ fn lfs_hub(data: &[u8]) -> FakeHubBuilder {
 }
 
 /// The GETs that reached `origin`, in order, whatever they were answered.
-fn gets(hub: &FakeHub, origin: Origin) -> Vec<Recorded> {
+pub(crate) fn gets(hub: &FakeHub, origin: Origin) -> Vec<Recorded> {
     let requests = hub.requests().into_iter();
     requests
         .filter(|r| r.origin == origin && r.method == "GET" && !r.path.starts_with("/api/"))
@@ -45,23 +45,23 @@ fn gets(hub: &FakeHub, origin: Origin) -> Vec<Recorded> {
 }
 
 /// The GETs of `origin` that were answered with file bytes (200 or 206).
-fn file_gets(hub: &FakeHub, origin: Origin) -> Vec<Recorded> {
+pub(crate) fn file_gets(hub: &FakeHub, origin: Origin) -> Vec<Recorded> {
     let gets = gets(hub, origin).into_iter();
     gets.filter(|r| matches!(r.status, 200 | 206)).collect()
 }
 
 /// File bytes served by these responses.
-fn served(requests: &[Recorded]) -> u64 {
+pub(crate) fn served(requests: &[Recorded]) -> u64 {
     let ok = requests.iter().filter(|r| matches!(r.status, 200 | 206));
     ok.map(|r| r.body_bytes).sum()
 }
 
-fn statuses(requests: &[Recorded]) -> Vec<u16> {
+pub(crate) fn statuses(requests: &[Recorded]) -> Vec<u16> {
     requests.iter().map(|r| r.status).collect()
 }
 
 /// The first byte a request asked for: `Range: bytes=<n>-...`; 0 without a `Range`.
-fn range_start(r: &Recorded) -> u64 {
+pub(crate) fn range_start(r: &Recorded) -> u64 {
     let Some(range) = &r.range else { return 0 };
     let spec = range.strip_prefix("bytes=").expect("a byte range");
     let (start, _) = spec.split_once('-').expect("a byte range");
@@ -90,7 +90,7 @@ fn s(path: &Path) -> &str {
 }
 
 /// `hfdl download` as a child process, its output going to files, killed if the test panics.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     out: PathBuf,
     err: PathBuf,
@@ -98,7 +98,7 @@ struct Running {
 }
 
 impl Running {
-    fn spawn(env: &TestEnv, name: &str, mut cmd: Command) -> Self {
+    pub(crate) fn spawn(env: &TestEnv, name: &str, mut cmd: Command) -> Self {
         let (out, err) = (
             env.path(&format!("{name}.out")),
             env.path(&format!("{name}.err")),
@@ -123,7 +123,7 @@ impl Running {
     }
 
     /// Waits for the exit, at most until the hang guard; returns the output.
-    fn wait(mut self) -> Output {
+    pub(crate) fn wait(mut self) -> Output {
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 break status;
@@ -142,7 +142,7 @@ impl Running {
     }
 
     /// SIGKILL: the process dies at once, as in a crash.
-    fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
     }
@@ -156,7 +156,7 @@ impl Running {
     }
 
     /// What it printed on stderr so far, for failure messages.
-    fn stderr_so_far(&self) -> String {
+    pub(crate) fn stderr_so_far(&self) -> String {
         let err = fs::read_to_string(&self.err).unwrap_or_default();
         format!("--- stderr so far\n{err}")
     }
@@ -172,7 +172,7 @@ impl Drop for Running {
 }
 
 /// Polls `ready` every 20 ms until it holds; false if `limit` passed first.
-fn poll(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+pub(crate) fn poll(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if ready() {
@@ -184,7 +184,7 @@ fn poll(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
 }
 
 /// The byte ranges a resume journal claims, if it exists and parses.
-fn journal_claim(path: &Path) -> Option<Vec<(u64, u64)>> {
+pub(crate) fn journal_claim(path: &Path) -> Option<Vec<(u64, u64)>> {
     let text = fs::read(path).ok()?;
     let json: serde_json::Value = serde_json::from_slice(&text).ok()?;
     let done = json.get("done")?.as_array()?;
@@ -192,7 +192,7 @@ fn journal_claim(path: &Path) -> Option<Vec<(u64, u64)>> {
     done.iter().map(pair).collect()
 }
 
-fn claimed_bytes(ranges: &[(u64, u64)]) -> u64 {
+pub(crate) fn claimed_bytes(ranges: &[(u64, u64)]) -> u64 {
     ranges.iter().map(|(s, e)| e - s).sum()
 }
 
@@ -203,7 +203,7 @@ fn cache_blob(env: &TestEnv, data: &[u8]) -> PathBuf {
         .join(sha256_hex(data))
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     name.into()

@@ -10,15 +10,19 @@
 //! headers, and never leaves loopback. The servers run on their own multi-thread runtime, so tests
 //! may be sync or `#[tokio::test]`; dropping the hub stops everything at once, even with stalled
 //! connections, and never panics.
+//!
+//! Files too large to hold in memory (above 4 GiB, say) are declared with
+//! [`RepoBuilder::lfs_generated`]: zeros and a short tail, generated as they are sent, with `u64`
+//! offsets throughout.
 #![allow(dead_code, reason = "each test uses only part of the fake Hub")]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,12 @@ use FaultKind as K;
 
 /// Body frames are at most this long, so byte counts and cuts stay exact for large files.
 const CHUNK: usize = 64 * 1024;
+
+/// The zeros of every generated file, sent from here: no response allocates them.
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// The pseudo-random tail that ends a generated file (or all of it, if shorter).
+pub const GENERATED_TAIL: u64 = 4 << 20;
 
 type Reply = Response<Payload>;
 
@@ -213,7 +223,7 @@ impl Fault {
 /// Files and refs of one commit of a repo; see [`FakeHubBuilder::model`].
 #[derive(Clone, Default)]
 pub struct RepoBuilder {
-    files: BTreeMap<String, (Bytes, bool)>,
+    files: BTreeMap<String, (Content, bool)>,
     names: Vec<String>,
     gated: bool,
     private: bool,
@@ -224,13 +234,23 @@ impl RepoBuilder {
     /// A regular git file, served by the Hub itself.
     pub fn file(mut self, path: &str, data: impl AsRef<[u8]>) -> Self {
         let data = Bytes::copy_from_slice(data.as_ref());
-        self.files.insert(path.to_owned(), (data, false));
+        self.files
+            .insert(path.to_owned(), (Content::Held(data), false));
         self
     }
     /// An LFS file: `resolve` redirects to the CDN.
     pub fn lfs(mut self, path: &str, data: impl AsRef<[u8]>) -> Self {
         let data = Bytes::copy_from_slice(data.as_ref());
-        self.files.insert(path.to_owned(), (data, true));
+        self.files
+            .insert(path.to_owned(), (Content::Held(data), true));
+        self
+    }
+    /// An LFS file of `len` bytes that are never held in memory: zeros, then the last
+    /// [`GENERATED_TAIL`] bytes are [`generated_tail`]`(len, seed)`. Every offset is a `u64`, so
+    /// it may be far above 4 GiB; its sha256 ([`generated_sha256`]) is computed once per process.
+    pub fn lfs_generated(mut self, path: &str, len: u64, seed: u64) -> Self {
+        let content = Content::Generated { len, seed };
+        self.files.insert(path.to_owned(), (content, true));
         self
     }
     /// Drop a file declared earlier (useful in a [`RepoBuilder::revision`]).
@@ -435,9 +455,53 @@ impl Drop for FakeHub {
     }
 }
 
+/// What a declared file holds.
+#[derive(Clone)]
+enum Content {
+    Held(Bytes),
+    /// See [`RepoBuilder::lfs_generated`].
+    Generated {
+        len: u64,
+        seed: u64,
+    },
+}
+
+/// The tail of a generated file of `len` bytes: its last `min(len, GENERATED_TAIL)` bytes.
+pub fn generated_tail(len: u64, seed: u64) -> Vec<u8> {
+    let n = usize::try_from(len.min(GENERATED_TAIL)).unwrap();
+    super::bytes(n, seed)
+}
+
+/// The sha256 of a generated file, hashed once per `(len, seed)` in this process (a few seconds
+/// for 4 GiB), however many tests or hubs declare it.
+pub fn generated_sha256(len: u64, seed: u64) -> String {
+    type Memo = Mutex<HashMap<(u64, u64), Arc<OnceLock<String>>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let memo = MEMO.get_or_init(Memo::default);
+    let once = Arc::clone(memo.lock().unwrap().entry((len, seed)).or_default());
+    let hash = || {
+        let mut h = Sha256::new();
+        let mut parts = generated(len, seed);
+        while !parts.is_empty() {
+            h.update(parts.split_to(CHUNK));
+        }
+        hex::encode(h.finalize())
+    };
+    once.get_or_init(hash).clone()
+}
+
+/// The bytes of a generated file, as [`Parts`].
+fn generated(len: u64, seed: u64) -> Parts {
+    let tail = generated_tail(len, seed);
+    let mut parts = Parts::default();
+    parts.push(Part::Zeros(len - tail.len() as u64));
+    parts.push(Part::Held(tail.into()));
+    parts
+}
+
 #[derive(Clone)]
 struct RepoFile {
-    data: Bytes,
+    data: Parts,
     lfs: bool,
     /// Git blob sha1 of the content, or of the LFS pointer.
     oid: String,
@@ -474,11 +538,16 @@ impl Repo {
         seed.update(format!("{}\0{}\0{name}\0", self.kind, self.id));
         let mut files = BTreeMap::new();
         for (path, (data, lfs)) in b.files {
-            let file = memo
-                .entry((data.as_ptr() as usize, data.len(), lfs))
-                .or_insert_with(|| repo_file(data, lfs));
+            let file = match data {
+                Content::Held(data) => memo
+                    .entry((data.as_ptr() as usize, data.len(), lfs))
+                    .or_insert_with(|| repo_file(data, lfs))
+                    .clone(),
+                // Hashed once per process already.
+                Content::Generated { len, seed } => generated_file(len, seed),
+            };
             seed.update(format!("{path}\0{}\0", file.oid));
-            files.insert(path, file.clone());
+            files.insert(path, file);
         }
         let sha = hex::encode(seed.finalize());
         self.commits.push(Commit { sha, files });
@@ -522,17 +591,32 @@ impl Repo {
 
 fn repo_file(data: Bytes, lfs: bool) -> RepoFile {
     let sha256 = hex::encode(Sha256::digest(if lfs { &data[..] } else { &[] }));
-    let (len, spec) = (data.len(), "https://git-lfs.github.com/spec/v1");
-    let pointer = format!("version {spec}\noid sha256:{sha256}\nsize {len}\n");
+    let pointer = lfs_pointer(&sha256, data.len() as u64);
     let oid = git_blob_sha1(if lfs { pointer.as_bytes() } else { &data });
-    let pointer_size = pointer.len();
     RepoFile {
-        data,
+        data: data.into(),
         lfs,
         oid,
         sha256,
-        pointer_size,
+        pointer_size: pointer.len(),
     }
+}
+
+fn generated_file(len: u64, seed: u64) -> RepoFile {
+    let sha256 = generated_sha256(len, seed);
+    let pointer = lfs_pointer(&sha256, len);
+    RepoFile {
+        data: generated(len, seed),
+        lfs: true,
+        oid: git_blob_sha1(pointer.as_bytes()),
+        sha256,
+        pointer_size: pointer.len(),
+    }
+}
+
+fn lfs_pointer(sha256: &str, len: u64) -> String {
+    let spec = "https://git-lfs.github.com/spec/v1";
+    format!("version {spec}\noid sha256:{sha256}\nsize {len}\n")
 }
 
 fn git_blob_sha1(data: &[u8]) -> String {
@@ -809,7 +893,7 @@ impl State {
     }
 
     /// Serve file bytes, with `Range`, HEAD, and every header and body fault.
-    fn content(&self, req: &Req, data: &Bytes, etag: &str, commit: Option<&str>) -> Reply {
+    fn content(&self, req: &Req, data: &Parts, etag: &str, commit: Option<&str>) -> Reply {
         let get = req.rec.method == "GET";
         let no_etag = self.hit(req, |k| matches!(k, K::NoEtag));
         let no_length = self.hit(req, |k| matches!(k, K::NoContentLength));
@@ -832,22 +916,22 @@ impl State {
             | K::ShortBody(_)
             | K::Throttle(_)
             | K::ThrottleTotal(_) => get,
-            K::CorruptByte(at) => get && (start as u64..end as u64).contains(&at),
+            K::CorruptByte(at) => get && (start..end).contains(&at),
             _ => false,
         });
-        let mut body = data.slice(start..end);
+        let mut body = data.slice(start, end);
         let mut tail = Tail::End;
         for fault in &cuts {
             if let K::CorruptByte(at) = fault.kind {
-                let mut copy = body.to_vec();
-                copy[usize::try_from(at).unwrap() - start] ^= 0xff;
-                body = copy.into();
+                body.flip(at - start);
             }
         }
         if gzip {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(&body).unwrap();
-            body = enc.finish().unwrap().into();
+            while !body.is_empty() {
+                enc.write_all(&body.split_to(CHUNK)).unwrap();
+            }
+            body = Bytes::from(enc.finish().unwrap()).into();
         }
         let declared = body.len();
         for fault in &cuts {
@@ -857,7 +941,7 @@ impl State {
                 K::ShortBody(n) => (n, Tail::Short),
                 _ => continue,
             };
-            body.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            body.truncate(n);
             tail = t;
         }
         let last = end.saturating_sub(1);
@@ -871,7 +955,7 @@ impl State {
             ("etag", (!no_etag).then(|| format!("\"{etag}\""))),
             ("content-length", (!no_length).then(|| declared.to_string())),
         ];
-        let body = if get { body } else { Bytes::new() };
+        let body = if get { body } else { Parts::default() };
         let status = if window.is_some() { 206 } else { 200 };
         let mut payload = Payload::new(body, tail, false);
         for fault in &cuts {
@@ -937,13 +1021,13 @@ fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` as a half-open window: `None` when unparsable (served
 /// whole, as most servers do), `Err` when unsatisfiable (416).
-fn parse_range(spec: &str, len: usize) -> Option<Result<(usize, usize), ()>> {
+fn parse_range(spec: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
     let (a, b) = spec.trim().strip_prefix("bytes=")?.split_once('-')?;
     let (start, end) = match (a.trim(), b.trim()) {
         ("", n) => (len.saturating_sub(n.parse().ok()?), len),
         (a, "") => (a.parse().ok()?, len),
         (a, b) => {
-            let (start, last): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+            let (start, last): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
             (start, len.min(last.checked_add(1).filter(|&e| e > start)?))
         }
     };
@@ -1033,9 +1117,107 @@ enum Tail {
     Stall,
 }
 
+/// Bytes to send: held [`Bytes`] and runs of zeros (of generated files) that are never
+/// allocated, so a window of a file of many GiB costs nothing until it is sent. Lengths and
+/// offsets are `u64`.
+#[derive(Clone, Default)]
+struct Parts(VecDeque<Part>);
+
+#[derive(Clone)]
+enum Part {
+    Held(Bytes),
+    Zeros(u64),
+}
+
+impl Part {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Held(b) => b.len() as u64,
+            Self::Zeros(n) => *n,
+        }
+    }
+}
+
+impl From<Bytes> for Parts {
+    fn from(b: Bytes) -> Self {
+        let mut parts = Self::default();
+        parts.push(Part::Held(b));
+        parts
+    }
+}
+
+impl Parts {
+    fn len(&self) -> u64 {
+        self.0.iter().map(Part::len).sum()
+    }
+    /// Empty parts are never kept, so this is cheap.
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn push(&mut self, part: Part) {
+        if part.len() > 0 {
+            self.0.push_back(part);
+        }
+    }
+    /// The bytes in `[start, end)`, which must lie inside.
+    fn slice(&self, start: u64, end: u64) -> Self {
+        let (mut out, mut at) = (Self::default(), 0);
+        for part in &self.0 {
+            let (a, b) = (start.max(at), end.min(at + part.len()));
+            if a < b {
+                let (a, b) = (a - at, b - at);
+                out.push(match part {
+                    Part::Held(bytes) => {
+                        let range = usize::try_from(a).unwrap()..usize::try_from(b).unwrap();
+                        Part::Held(bytes.slice(range))
+                    }
+                    Part::Zeros(_) => Part::Zeros(b - a),
+                });
+            }
+            at += part.len();
+        }
+        out
+    }
+    /// Keeps the first `n` bytes.
+    fn truncate(&mut self, n: u64) {
+        *self = self.slice(0, n.min(self.len()));
+    }
+    /// Flips every bit of the byte at `at`, which must lie inside.
+    fn flip(&mut self, at: u64) {
+        let len = self.len();
+        let mut byte = self.slice(at, at + 1).split_to(1).to_vec();
+        byte[0] ^= 0xff;
+        let mut out = self.slice(0, at);
+        out.push(Part::Held(byte.into()));
+        out.0.extend(self.slice(at + 1, len).0);
+        *self = out;
+    }
+    /// Takes the next chunk of at most `max` bytes (zeros from [`ZEROS`]).
+    fn split_to(&mut self, max: usize) -> Bytes {
+        let Some(front) = self.0.front_mut() else {
+            return Bytes::new();
+        };
+        let chunk = match front {
+            Part::Held(bytes) => bytes.split_to(bytes.len().min(max)),
+            Part::Zeros(n) => {
+                let k = usize::try_from(*n)
+                    .unwrap_or(usize::MAX)
+                    .min(max)
+                    .min(CHUNK);
+                *n -= k as u64;
+                Bytes::from_static(&ZEROS[..k])
+            }
+        };
+        if front.len() == 0 {
+            self.0.pop_front();
+        }
+        chunk
+    }
+}
+
 /// A response body sent in [`CHUNK`]s, counting the bytes hyper takes.
 struct Payload {
-    data: Bytes,
+    data: Parts,
     tail: Tail,
     /// Report the exact length, so hyper writes `Content-Length` itself.
     sized: bool,
@@ -1052,9 +1234,9 @@ impl Payload {
     fn empty() -> Self {
         Self::new(Bytes::new(), Tail::End, true)
     }
-    fn new(data: Bytes, tail: Tail, sized: bool) -> Self {
+    fn new(data: impl Into<Parts>, tail: Tail, sized: bool) -> Self {
         Self {
-            data,
+            data: data.into(),
             tail,
             sized,
             pause: None,
@@ -1080,7 +1262,7 @@ impl Body for Payload {
             this.gate = None;
         }
         if !this.data.is_empty() {
-            let chunk = this.data.split_to(this.data.len().min(CHUNK));
+            let chunk = this.data.split_to(CHUNK);
             if let Some(rate) = this.rate {
                 let wait = Duration::from_secs_f64(chunk.len() as f64 / rate as f64);
                 this.gate = Some(Box::pin(tokio::time::sleep(wait)));
@@ -1125,7 +1307,7 @@ impl Body for Payload {
 
     fn size_hint(&self) -> SizeHint {
         if self.sized && self.tail == Tail::End {
-            SizeHint::with_exact(self.data.len() as u64)
+            SizeHint::with_exact(self.data.len())
         } else {
             SizeHint::default()
         }
