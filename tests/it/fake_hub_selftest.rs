@@ -270,6 +270,98 @@ async fn throttle_total_shares_one_budget_across_connections() {
     assert_eq!(fault.fired(), 4);
 }
 
+/// Waits until `hub` has `n` requests to `origin` in flight; panics after 2 s.
+async fn until_in_flight(hub: &FakeHub, origin: Origin, n: usize) {
+    let started = std::time::Instant::now();
+    while hub.in_flight(origin) != n {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{} in flight, never {n}",
+            hub.in_flight(origin)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn in_flight_quota_refuses_above_n_and_frees_slots() {
+    let hub = FakeHub::builder()
+        .model("org/q", |r| r.lfs("w.bin", big(100_000)))
+        .max_in_flight(Origin::Cdn, 2, Some(3))
+        .build();
+    let lfs = format!("{}/org/q/resolve/main/w.bin", hub.url());
+    let location = header(&send("HEAD", &lfs, &[]).await, "location").to_owned();
+    // A stalled body is in flight until its connection closes...
+    hub.set_fault(Fault::new(FaultKind::StallAfter(10)).cdn());
+    let stalled = send("GET", &location, &[]).await;
+    assert_eq!(stalled.status(), 200);
+    // ...and a request waiting for its answer is in flight meanwhile.
+    hub.set_fault(Fault::new(FaultKind::Delay(Duration::from_millis(500))).cdn());
+    let url = location.clone();
+    let delayed = tokio::spawn(async move { send("GET", &url, &[]).await.bytes().await });
+    until_in_flight(&hub, Origin::Cdn, 2).await;
+    let refused = send("GET", &location, &[("range", "bytes=0-9")]).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "retry-after"), "3");
+    assert_eq!(
+        hub.in_flight(Origin::Cdn),
+        2,
+        "a refused request takes no slot"
+    );
+
+    // Finishing one frees its slot: the next request is served.
+    assert_eq!(delayed.await.unwrap().unwrap(), big(100_000));
+    assert_eq!(hub.in_flight(Origin::Cdn), 1);
+    let admitted = send("GET", &location, &[("range", "bytes=0-9")]).await;
+    assert_eq!(admitted.status(), 206);
+    assert_eq!(admitted.bytes().await.unwrap(), big(10));
+    assert_eq!(hub.in_flight(Origin::Cdn), 1);
+    // Dropping the stalled response closes its connection, which frees the last slot.
+    drop(stalled);
+    until_in_flight(&hub, Origin::Cdn, 0).await;
+
+    assert_eq!(hub.refused(Origin::Cdn), 1);
+    assert_eq!(hub.peak_in_flight(Origin::Cdn), 2);
+    let mut cdn = hub.requests();
+    cdn.retain(|r| r.origin == Origin::Cdn);
+    let statuses: Vec<u16> = cdn.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 429, 206], "in arrival order");
+    // The Hub has no quota, but its requests in flight are counted too.
+    assert_eq!(
+        (hub.refused(Origin::Hub), hub.peak_in_flight(Origin::Hub)),
+        (0, 1)
+    );
+}
+
+#[tokio::test]
+async fn hub_quota_without_retry_after_counts_requests_still_waiting() {
+    let hub = FakeHub::builder()
+        .model("org/q", |r| r.file("a.txt", "a"))
+        .latency(Duration::from_millis(300))
+        .max_in_flight(Origin::Hub, 1, None)
+        .build();
+    let url = format!("{}/org/q/resolve/main/a.txt", hub.url());
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { send("GET", &url, &[]).await.text().await }
+    });
+    until_in_flight(&hub, Origin::Hub, 1).await;
+    let second = send("GET", &url, &[]).await;
+    assert_eq!(second.status(), 429);
+    assert_eq!(
+        header(&second, "retry-after"),
+        "",
+        "no Retry-After unless asked"
+    );
+    assert_eq!(first.await.unwrap().unwrap(), "a");
+    assert_eq!(hub.in_flight(Origin::Hub), 0);
+    assert_eq!(send("GET", &url, &[]).await.status(), 200);
+    assert_eq!(
+        (hub.refused(Origin::Hub), hub.peak_in_flight(Origin::Hub)),
+        (1, 1)
+    );
+}
+
 #[tokio::test]
 async fn generated_files_serve_any_range_above_4_gib() {
     use crate::support::fake_hub::{GENERATED_TAIL, generated_sha256, generated_tail};

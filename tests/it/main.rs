@@ -27,6 +27,9 @@ mod faults;
 // lengths and journal ranges past 32 bits.
 mod large_files;
 
+// A quota on requests in flight (429s, with and without Retry-After), as a loaded mirror has.
+mod quotas;
+
 // Mirrors as they are: foreign pagination links, the Referer rule, unreachable redirects.
 mod mirrors;
 

@@ -13,7 +13,8 @@
 //!
 //! Files too large to hold in memory (above 4 GiB, say) are declared with
 //! [`RepoBuilder::lfs_generated`]: zeros and a short tail, generated as they are sent, with `u64`
-//! offsets throughout.
+//! offsets throughout. [`FakeHubBuilder::max_in_flight`] puts a quota on requests in flight and
+//! answers `429` above it, as a loaded mirror does.
 #![allow(dead_code, reason = "each test uses only part of the fake Hub")]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -21,7 +22,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -53,6 +54,12 @@ type Reply = Response<Payload>;
 pub enum Origin {
     Hub,
     Cdn,
+}
+
+impl Origin {
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// One request as the fake Hub saw it, with what it answered.
@@ -301,6 +308,8 @@ struct Settings {
     page_size: usize,
     latency: Duration,
     cdn_refuses_auth: bool,
+    /// Per [`Origin::index`]: the most requests in flight, and the `Retry-After` of the 429s.
+    quotas: [Option<(usize, Option<u32>)>; 2],
 }
 
 impl FakeHubBuilder {
@@ -343,6 +352,17 @@ impl FakeHubBuilder {
         self.cfg.cdn_refuses_auth = true;
         self
     }
+    /// At most `n` requests to `origin` in flight at once, as a loaded mirror (hf-mirror.com)
+    /// allows: a request counts from its arrival until its response body is fully sent or
+    /// dropped (a stalled body counts until its connection closes), and every request above
+    /// `n` is answered `429`, with `Retry-After: <secs>` if given: no fault applies to it, it
+    /// takes no place in flight, and only [`FakeHubBuilder::latency`] delays it, as it does any
+    /// answer. Call once per origin to limit both (each its own quota). See
+    /// [`FakeHub::refused`] and [`FakeHub::peak_in_flight`].
+    pub fn max_in_flight(mut self, origin: Origin, n: usize, retry_after: Option<u32>) -> Self {
+        self.cfg.quotas[origin.index()] = Some((n, retry_after));
+        self
+    }
 
     /// Bind both ports and start serving.
     pub fn build(self) -> FakeHub {
@@ -360,8 +380,11 @@ impl FakeHubBuilder {
             repo.add(builder, "main", &mut memo);
             repos.push(repo);
         }
+        let flight = |quota| Arc::new(Flight::new(quota));
+        let flights = self.cfg.quotas.map(flight);
         let state = Arc::new(State {
             urls: (url(&hub), url(&cdn)),
+            flights,
             cfg: self.cfg,
             repos,
             faults: Mutex::new(self.faults),
@@ -396,6 +419,7 @@ impl FakeHub {
             page_size: 3,
             latency: Duration::ZERO,
             cdn_refuses_auth: false,
+            quotas: [None; 2],
         };
         FakeHubBuilder {
             repos: vec![],
@@ -437,6 +461,25 @@ impl FakeHub {
     /// Remove every fault: later requests are served normally.
     pub fn clear_faults(&self) {
         self.state.faults.lock().unwrap().clear();
+    }
+    /// Requests to `origin` in flight now (see [`FakeHubBuilder::max_in_flight`]; counted with
+    /// or without a quota).
+    pub fn in_flight(&self, origin: Origin) -> usize {
+        self.state.flights[origin.index()]
+            .now
+            .load(Ordering::SeqCst)
+    }
+    /// The most requests to `origin` that were in flight at once (never above its quota).
+    pub fn peak_in_flight(&self, origin: Origin) -> usize {
+        self.state.flights[origin.index()]
+            .peak
+            .load(Ordering::SeqCst)
+    }
+    /// How many requests to `origin` its quota answered `429`.
+    pub fn refused(&self, origin: Origin) -> u32 {
+        self.state.flights[origin.index()]
+            .refused
+            .load(Ordering::SeqCst)
     }
     /// Panic, listing them, if some faults never fired.
     pub fn assert_faults_fired(&self) {
@@ -669,6 +712,8 @@ impl Req {
 struct State {
     /// The Hub's and the CDN's.
     urls: (String, String),
+    /// Per [`Origin::index`].
+    flights: [Arc<Flight>; 2],
     cfg: Settings,
     repos: Vec<Repo>,
     faults: Mutex<Vec<Fault>>,
@@ -726,11 +771,22 @@ impl State {
             log.entries.push(req.rec.clone());
             log.base + log.entries.len() - 1
         };
-        let mut reply = self.respond(&req).await;
+        let flight = &self.flights[origin.index()];
+        let slot = flight.admit();
+        let mut reply = match slot {
+            Some(_) => self.respond(&req).await,
+            None => {
+                // A far Hub's 429 takes as long to come back as any answer.
+                tokio::time::sleep(self.latency(origin)).await;
+                flight.refusal()
+            }
+        };
         if let Some(r) = self.log().get(id) {
             r.status = reply.status().as_u16();
         }
-        reply.body_mut().meter = Some((Arc::clone(&self.log), id));
+        let body = reply.body_mut();
+        body.meter = Some((Arc::clone(&self.log), id));
+        body.slot = slot;
         reply
     }
 
@@ -750,11 +806,16 @@ impl State {
         !self.fire(req, want).is_empty()
     }
 
-    async fn respond(&self, req: &Req) -> Reply {
-        let mut wait = Duration::ZERO;
-        if req.rec.origin == Origin::Hub {
-            wait = self.cfg.latency;
+    /// The [`FakeHubBuilder::latency`] of `origin`'s answers.
+    fn latency(&self, origin: Origin) -> Duration {
+        match origin {
+            Origin::Hub => self.cfg.latency,
+            Origin::Cdn => Duration::ZERO,
         }
+    }
+
+    async fn respond(&self, req: &Req) -> Reply {
+        let mut wait = self.latency(req.rec.origin);
         for fault in self.fire(req, |k| matches!(k, K::Delay(_))) {
             if let K::Delay(d) = fault.kind {
                 wait += d;
@@ -1105,6 +1166,63 @@ fn fault_reply(fault: &Fault) -> Reply {
     }
 }
 
+/// The requests of one origin in flight, with its quota (see [`FakeHubBuilder::max_in_flight`]).
+struct Flight {
+    quota: Option<(usize, Option<u32>)>,
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    refused: AtomicU32,
+}
+
+/// An admitted request's place in its [`Flight`], given back when dropped: with the response
+/// body once it is fully sent, or with the request if the client leaves first.
+struct Slot(Arc<Flight>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Flight {
+    fn new(quota: Option<(usize, Option<u32>)>) -> Self {
+        Self {
+            quota,
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            refused: AtomicU32::new(0),
+        }
+    }
+
+    /// A place for one more request, or `None` (and one more refusal) when the quota is full.
+    fn admit(self: &Arc<Self>) -> Option<Slot> {
+        let limit = self.quota.map_or(usize::MAX, |(n, _)| n);
+        let more = |n: usize| (n < limit).then_some(n + 1);
+        match self
+            .now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, more)
+        {
+            Ok(n) => {
+                self.peak.fetch_max(n + 1, Ordering::SeqCst);
+                Some(Slot(Arc::clone(self)))
+            }
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    /// The `429` for a request above the quota.
+    fn refusal(&self) -> Reply {
+        let mut reply = *error(429, "", "Too many requests in flight; slow down");
+        if let Some((_, Some(secs))) = self.quota {
+            reply.headers_mut().insert("retry-after", secs.into());
+        }
+        reply
+    }
+}
+
 /// How a [`Payload`] ends once its bytes are out.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tail {
@@ -1228,6 +1346,8 @@ struct Payload {
     gate: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Bytes per second shared with other payloads, and when that budget is free again.
     shared: Option<(u64, Arc<Mutex<Option<Instant>>>)>,
+    /// The request's place in flight, given back once the last byte is out (or on drop).
+    slot: Option<Slot>,
 }
 
 impl Payload {
@@ -1244,6 +1364,7 @@ impl Payload {
             rate: None,
             gate: None,
             shared: None,
+            slot: None,
         }
     }
 }
@@ -1282,10 +1403,16 @@ impl Body for Payload {
             {
                 r.body_bytes += chunk.len() as u64;
             }
+            if this.is_end_stream() {
+                this.slot = None;
+            }
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         match this.tail {
-            Tail::End => Poll::Ready(None),
+            Tail::End => {
+                this.slot = None;
+                Poll::Ready(None)
+            }
             Tail::Stall => Poll::Pending,
             Tail::Fail | Tail::Short => {
                 // Let hyper flush what it already took, so the client gets exactly those bytes.
