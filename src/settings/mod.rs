@@ -97,7 +97,8 @@ pub(crate) struct DownloadRequest {
     pub(crate) dry_run: bool,
     /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
     pub(crate) symlinks: bool,
-    pub(crate) max_workers: usize,
+    /// `--max-workers`: a fixed number of files at once; `None` adapts.
+    pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
     /// Print the result as JSON instead of a bare path.
@@ -358,7 +359,7 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         force: args.force_download,
         dry_run: args.dry_run,
         symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
-        max_workers: usize::from(args.max_workers),
+        max_workers: args.max_workers.map(usize::from),
         connections: usize::from(args.connections),
         progress: !args.quiet
             && args.output.format != Some(FormatArg::Quiet)
