@@ -361,12 +361,7 @@ fn max_workers_above_connections_fetches_that_many_small_files_at_once() {
             .arg(&dir),
     );
     assert_eq!(files_under(&dir).len(), 12);
-    let mut arrivals: Vec<_> = hub
-        .requests()
-        .into_iter()
-        .filter(|r| r.origin == Origin::Hub && r.path.contains("/resolve/"))
-        .map(|r| r.at)
-        .collect();
+    let arrivals = resolve_arrivals(&hub);
     let most_in_a_window = most_within(arrivals, 300);
     assert!(
         most_in_a_window >= 6,
