@@ -97,14 +97,36 @@ fn snapshot_into_the_cache() {
 fn rerun_transfers_nothing() {
     let hub = tiny_hub();
     let env = TestEnv::new(&hub.url());
+    let dir = env.path("local");
+    let local = ["org/tiny", "--local-dir", dir.to_str().unwrap()];
     env.download(&["org/tiny"]);
-    hub.clear_requests();
-    env.download(&["org/tiny"]);
-    let requests = hub.requests();
-    assert!(
-        requests.iter().all(|r| r.path.starts_with("/api/")),
-        "only the API is asked on a rerun: {requests:?}"
-    );
+    env.download(&local);
+    let commit = hub.commit("org/tiny", "main");
+    // Cache and local dir: the revision only; at a commit hash: nothing at all.
+    for (args, expected) in [
+        (vec!["org/tiny"], 1),
+        (local.to_vec(), 1),
+        (vec!["org/tiny", "--revision", &commit], 0),
+        (
+            vec![
+                "org/tiny",
+                "--revision",
+                &commit,
+                "--local-dir",
+                dir.to_str().unwrap(),
+            ],
+            0,
+        ),
+    ] {
+        hub.clear_requests();
+        env.download(&args);
+        let requests = hub.requests();
+        assert_eq!(requests.len(), expected, "{args:?}: {requests:#?}");
+        assert!(
+            requests.iter().all(|r| r.path.contains("/revision/")),
+            "{requests:#?}"
+        );
+    }
 }
 
 #[test]
