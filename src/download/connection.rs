@@ -146,7 +146,7 @@ async fn locate(ctx: &Ctx, state: &FileState) -> Result<Option<FileBody>> {
     let mut backoff = Backoff::new(ctx.retry_base);
     loop {
         let url = state.url();
-        match ctx.hub.open(&url, 0, Some(1), &state.subject).await {
+        match ctx.hub.open(&url, (0, Some(1)), true, &state.subject).await {
             Ok(body) => {
                 state.set_url(body.url.clone());
                 let ranged = body.partial && !body.encoded;
@@ -318,7 +318,16 @@ async fn stream(
     let ranged_end = state.job.file.size.map(|_| end);
     let opened = match opened {
         Some(body) => Ok(body),
-        None => ctx.hub.open(&url, pos, ranged_end, &state.subject).await,
+        None => {
+            let bulk = state
+                .job
+                .file
+                .size
+                .is_some_and(|s| s > ctx.tuning.split_threshold);
+            ctx.hub
+                .open(&url, (pos, ranged_end), bulk, &state.subject)
+                .await
+        }
     };
     let mut body = match opened.and_then(|b| check_length(b, state.job.file.size)) {
         Ok(body) => body,
