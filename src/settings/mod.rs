@@ -341,6 +341,9 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         filenames.push(path);
     }
     let selection = selection(filenames, args.include, args.exclude, &mut warnings)?;
+    for dir in [&args.local_dir, &args.cache_dir].into_iter().flatten() {
+        refuse_url(dir)?;
+    }
     let target = match (args.local_dir, args.cache_dir) {
         (Some(dir), _) => Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
         (None, Some(dir)) => Target::Cache(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
@@ -367,6 +370,26 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         json: wants_json(&args.output),
         warnings,
     })
+}
+
+/// A `scheme://` target (`s3://bucket/prefix`) is a URL, not a folder: refused (exit 2) until
+/// bucket targets exist, never created as `./s3:/bucket/prefix`.
+fn refuse_url(dir: &Path) -> Result<()> {
+    let text = dir.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            Err(usage(format!(
+                "`{text}` is a URL: downloading into `{scheme}://` targets is not supported yet; \
+                 pass a local folder"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `--json` or `--format json`.
