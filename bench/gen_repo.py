@@ -45,7 +45,7 @@ def spec_for(scenario, quick):
         big = 128 * MiB if quick else 2 * GiB
         return [("model.safetensors", big, True)]
     if scenario == "small":
-        n = 200 if quick else 2000
+        n = int(os.environ.get("BENCH_SMALL_FILES") or (200 if quick else 2000))
         # 100 files per folder, like sharded datasets; directories also show up in /tree
         return [(f"data/{i // 100:02d}/part-{i:05d}.bin", rnd.randint(1 * KiB, 16 * KiB), False)
                 for i in range(n)]

@@ -16,7 +16,8 @@
 #   --strict       exit 3 when a bar FAILs (default: exit 0 whenever the harness itself worked)
 #
 # Environment: BENCH_PORT_BASE (default 47380; uses BASE..BASE+2), HFDL_BIN (use this binary, skip cargo build),
-#              HFT_MAX_FILES (hf_transfer max_files, default 16).
+#              HFT_MAX_FILES (hf_transfer max_files, default 16), BENCH_SMALL_FILES (files of the small
+#              scenario, default 2000, 200 with --quick).
 #
 # What it does (details in bench/README.md): installs nginx/aria2/curl with apt-get and a venv with
 # huggingface_hub==2.4.0 + hf_transfer==0.1.9 when missing, builds hfdl (cargo build --release), generates the test

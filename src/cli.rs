@@ -247,9 +247,10 @@ pub(crate) struct DownloadArgs {
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
 
-    /// Number of files downloaded at once (raise it for repos of many small files; at most 64).
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub(crate) max_workers: u16,
+    /// Number of files downloaded at once, fixed (at most 64). Without it, hfdl starts at 8 and
+    /// adapts: more while the run is bound by round trips, fewer when the server pushes back.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) max_workers: Option<u16>,
 
     /// Number of HTTP connections for the ranges of large files (small files may use up to
     /// `--max-workers`; at most 64).

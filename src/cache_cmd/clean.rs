@@ -51,7 +51,7 @@ impl<'a> Plan<'a> {
         repo: &'a CachedRepo,
         selected: &BTreeSet<&str>,
     ) {
-        if let Some(lock) = held_lock(repo) {
+        if let Some(lock) = held_lock(&repo.locks) {
             self.notes.push(format!(
                 "a download is running in {} (`{}` is held): its revisions are kept",
                 repo.cache_id(),
@@ -160,12 +160,15 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// A lock of `repo` that a running download (hfdl's or the official client's) holds, if any.
+/// A lock in a repo's `.locks/` folder that a running download (hfdl's or the official
+/// client's) holds, if any.
 ///
 /// Checked before touching a repo's revisions: a download by commit writes no ref, so its
-/// snapshot looks detached until it is done. Blobs and partials are claimed one by one.
-fn held_lock(repo: &CachedRepo) -> Option<PathBuf> {
-    let entries = fs::read_dir(&repo.locks).ok()?;
+/// snapshot looks detached until it is done; and before deleting a folder the scanner calls
+/// corrupted: a first download has written its ref but no snapshot yet. Blobs and partials
+/// are claimed one by one.
+fn held_lock(locks: &Path) -> Option<PathBuf> {
+    let entries = fs::read_dir(locks).ok()?;
     entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "lock"))
@@ -201,7 +204,20 @@ fn rm_plan<'a>(scan: &'a CacheScan, targets: &[String]) -> Result<Plan<'a>> {
                     selected.entry(i).or_default().insert(commit);
                 }
             }
-            Found::Broken(folder) if !plan.deletes_folder(&folder.path) => plan.broken.push(folder),
+            Found::Broken(folder) if !plan.deletes_folder(&folder.path) => {
+                let name = folder.path.file_name().unwrap_or_default();
+                match held_lock(&scan.root.join(".locks").join(name)) {
+                    Some(lock) => plan.notes.push(format!(
+                        "a download is running in {} (`{}` is held): its folder is kept",
+                        folder
+                            .repo
+                            .as_ref()
+                            .map_or_else(|| target.clone(), |(k, i)| format!("{k}/{i}")),
+                        lock.display()
+                    )),
+                    None => plan.broken.push(folder),
+                }
+            }
             Found::Broken(_) => {}
             Found::Nothing => eprintln!("warning: `{target}` is not in the cache"),
         }

@@ -146,7 +146,7 @@ async fn locate(ctx: &Ctx, state: &FileState) -> Result<Option<FileBody>> {
     let mut backoff = Backoff::new(ctx.retry_base);
     loop {
         let url = state.url();
-        match ctx.hub.open(&url, 0, Some(1), &state.subject).await {
+        match ctx.hub.open(&url, (0, Some(1)), true, &state.subject).await {
             Ok(body) => {
                 state.set_url(body.url.clone());
                 let ranged = body.partial && !body.encoded;
@@ -175,6 +175,7 @@ async fn retry_or_fail(
         state.set_url(state.job.url.clone());
         return Ok(());
     }
+    note_pushback(ctx, &e);
     let expired = is_expired_link(ctx, &state.url(), &e);
     if !(e.is_transient() || expired) {
         return Err(
@@ -194,6 +195,21 @@ async fn retry_or_fail(
     };
     ctx.reporter.retrying(state.id, &format!("{e}"), delay);
     cancellable_sleep(ctx, delay).await
+}
+
+/// Tells the run to slow down: fewer requests at once on a 429 or 503 (the server's limit is
+/// learnt), fewer files at once on those and on timeouts.
+fn note_pushback(ctx: &Ctx, e: &HubError) {
+    let refused = matches!(
+        e,
+        HubError::RateLimited { .. } | HubError::Status { status: 503, .. }
+    );
+    if refused {
+        ctx.pool.congested();
+    }
+    if refused || matches!(e, HubError::Stalled { .. }) || e.is_timeout() {
+        ctx.files.congested();
+    }
 }
 
 /// A 401/403/410 from a URL that is not the Hub's: an expired signed link.
@@ -241,20 +257,20 @@ async fn worker(
             continue;
         }
         match state.plan.next() {
-            Next::Piece(piece) => {
-                let _permit = ctx.pool.acquire(class).await;
-                fetch_piece(ctx, state, &piece, first.take()).await?;
-            }
+            Next::Piece(piece) => fetch_piece(ctx, state, class, &piece, first.take()).await?,
             Next::Wait => cancellable_sleep(ctx, Duration::from_millis(250)).await?,
             Next::Done => return Ok(()),
         }
     }
 }
 
-/// Fetches one piece, retrying from the bytes already written.
+/// Fetches one piece, retrying from the bytes already written. A connection permit is held
+/// per attempt, not across the wait before a retry, so a server that pushes back gets fewer
+/// requests at once.
 async fn fetch_piece(
     ctx: &Ctx,
     state: &FileState,
+    class: Class,
     piece: &Arc<Piece>,
     mut first: Option<FileBody>,
 ) -> Result<()> {
@@ -265,7 +281,9 @@ async fn fetch_piece(
         if pos >= end {
             return Ok(());
         }
+        let permit = ctx.pool.acquire(class).await;
         let (written, outcome) = stream(ctx, state, piece, (pos, end), first.take()).await;
+        drop(permit);
         if written > 0 {
             backoff.reset();
         }
@@ -300,7 +318,16 @@ async fn stream(
     let ranged_end = state.job.file.size.map(|_| end);
     let opened = match opened {
         Some(body) => Ok(body),
-        None => ctx.hub.open(&url, pos, ranged_end, &state.subject).await,
+        None => {
+            let bulk = state
+                .job
+                .file
+                .size
+                .is_some_and(|s| s > ctx.tuning.split_threshold);
+            ctx.hub
+                .open(&url, (pos, ranged_end), bulk, &state.subject)
+                .await
+        }
     };
     let mut body = match opened.and_then(|b| check_length(b, state.job.file.size)) {
         Ok(body) => body,

@@ -4,6 +4,7 @@
 //! The only module that knows both HTTP (through `hub`) and disk (through `layout`). It builds
 //! no URLs, hard-codes no paths and never prints: progress goes through [`Reporter`].
 
+mod adaptive;
 mod commit;
 mod connection;
 mod governor;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 pub(crate) use verify::hash_file;
 
 use crate::hub::{HubClient, RemoteFile, Subject};
@@ -128,6 +129,8 @@ pub(crate) struct Ctx {
     pub(crate) commit: CommitHash,
     pub(crate) reporter: Arc<dyn Reporter>,
     pub(crate) pool: Arc<pool::Pool>,
+    /// How many files are in flight (fixed by `--max-workers`, else adaptive).
+    pub(crate) files: Arc<adaptive::FileLimit>,
     pub(crate) connections: usize,
     pub(crate) force: bool,
     pub(crate) tuning: Tuning,
@@ -162,7 +165,8 @@ fn write_buffer(connections: usize) -> usize {
 
 /// Options of a download run.
 pub(crate) struct RunOptions {
-    pub(crate) max_workers: usize,
+    /// Files at once: `Some(n)` fixed (`--max-workers`), `None` adaptive (8 up to 64).
+    pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
     pub(crate) force: bool,
     pub(crate) tuning: Tuning,
@@ -202,8 +206,12 @@ pub(crate) async fn run(
         commit,
     } = session;
     let tuning = options.tuning;
-    let ordered = schedule(jobs, tuning, options.max_workers);
-    let pool = pool::Pool::new(options.connections, options.max_workers);
+    let files = match options.max_workers {
+        Some(n) => adaptive::FileLimit::fixed(n),
+        None => adaptive::FileLimit::adaptive(),
+    };
+    let ordered = schedule(jobs, tuning, files.limit());
+    let pool = pool::Pool::new(options.connections, files.ceiling());
     reporter.plan(
         ordered.len(),
         ordered.iter().filter_map(|j| j.file.size).sum(),
@@ -216,21 +224,21 @@ pub(crate) async fn run(
         commit,
         reporter,
         pool,
+        files: files.clone(),
         connections: options.connections,
         force: options.force,
         tuning,
-        write_buf: write_buffer(options.connections.max(options.max_workers)),
+        write_buf: write_buffer(options.connections.max(files.ceiling())),
         handoff: verify::HandoffBudget::new(HANDOFF_BYTES),
         cancel: cancel.subscribe(),
         committer: commit::Committer::start(),
     });
-    let slots = Arc::new(Semaphore::new(options.max_workers.max(1)));
     let mut stop = cancel.subscribe();
     let mut set = tokio::task::JoinSet::new();
     for (index, job) in ordered.into_iter().enumerate() {
         // Slots are taken in plan order, so files start in the order `schedule` chose.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("slots are never closed"),
+            slot = files.acquire() => slot,
             _ = stop.wait_for(|stopped| *stopped) => break,
         };
         let (ctx, cancel) = (ctx.clone(), cancel.clone());
@@ -256,9 +264,13 @@ async fn fetch_one(ctx: &Arc<Ctx>, job: FileJob) -> Result<FileResult> {
     if !large {
         ctx.pool.small_started();
     }
+    let started = std::time::Instant::now();
     let outcome = transfer::fetch(ctx.clone(), Arc::new(job), id).await;
     if !large {
         ctx.pool.small_done();
+        if let Ok(Outcome::Downloaded) = outcome {
+            ctx.files.finished(started.elapsed());
+        }
     }
     let outcome = outcome?;
     let skipped = if outcome == Outcome::Present {

@@ -27,7 +27,12 @@ pub(crate) enum Class {
 
 #[derive(Debug)]
 struct State {
+    /// The budget now: it shrinks when the server pushes back ([`Pool::congested`]).
+    total: usize,
     free: usize,
+    /// Permits to retire when they come back (the budget shrank while they were held).
+    debt: usize,
+    last_cut: Option<std::time::Instant>,
     /// Connections held by ranges of large files.
     bulk: usize,
     small_waiting: usize,
@@ -54,7 +59,11 @@ pub(crate) struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut s = self.pool.state.lock().expect("pool");
-        s.free += 1;
+        if s.debt > 0 {
+            s.debt -= 1;
+        } else {
+            s.free += 1;
+        }
         if self.class == Class::Bulk {
             s.bulk -= 1;
         }
@@ -68,7 +77,10 @@ impl Pool {
     pub(crate) fn new(connections: usize, files_at_once: usize) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
+                total: connections.max(files_at_once).max(1),
                 free: connections.max(files_at_once).max(1),
+                debt: 0,
+                last_cut: None,
                 bulk: 0,
                 small_waiting: 0,
             }),
@@ -89,6 +101,35 @@ impl Pool {
             .small_active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         self.notify.notify_waiters();
+    }
+
+    /// The server refused a request for load (429, 503): the budget becomes one less than
+    /// what is in use, for the rest of the run; answers in the same burst (within a second)
+    /// do not cut it again. This learns a server's limit of requests at once.
+    pub(crate) fn congested(&self) {
+        let mut s = self.state.lock().expect("pool");
+        if s.last_cut
+            .is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1))
+        {
+            return;
+        }
+        let in_use = s.total - s.free + s.debt;
+        let target = in_use.saturating_sub(1).max(1);
+        if target >= s.total {
+            return;
+        }
+        let cut = s.total - target;
+        let from_free = cut.min(s.free);
+        s.free -= from_free;
+        s.debt += cut - from_free;
+        s.total = target;
+        s.last_cut = Some(std::time::Instant::now());
+    }
+
+    /// The budget now.
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> usize {
+        self.state.lock().expect("pool").total
     }
 
     /// Waits for a connection slot.
@@ -134,6 +175,29 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[tokio::test]
+    async fn pushback_shrinks_the_budget_below_what_was_in_use() {
+        let pool = Pool::new(4, 4);
+        let held: Vec<Permit> = futures_all(&pool, 3).await;
+        pool.congested();
+        assert_eq!(pool.total(), 2);
+        pool.congested();
+        assert_eq!(pool.total(), 2, "one cut per burst");
+        drop(held);
+        let _a = pool.acquire(Class::Small).await;
+        let _b = pool.acquire(Class::Small).await;
+        let third = tokio::time::timeout(Duration::from_millis(50), pool.acquire(Class::Small));
+        assert!(third.await.is_err(), "the budget stays learnt");
+    }
+
+    async fn futures_all(pool: &Arc<Pool>, n: usize) -> Vec<Permit> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(pool.acquire(Class::Small).await);
+        }
+        out
+    }
 
     #[tokio::test]
     async fn bulk_leaves_one_for_pending_small_files() {

@@ -100,6 +100,11 @@ impl HubError {
         }
     }
 
+    /// Returns true if the request timed out (connecting or waiting for an answer).
+    pub(crate) fn is_timeout(&self) -> bool {
+        matches!(self, Self::Transport { source, .. } | Self::UnreachableRedirect { source, .. } if source.is_timeout())
+    }
+
     /// Returns true if the endpoint could not be reached at all (no HTTP answer).
     pub(crate) fn is_unreachable(&self) -> bool {
         match self {

@@ -102,9 +102,13 @@ pub(crate) struct HubClient {
     config: HubConfig,
     /// Follows only same-origin redirects: metadata must come from the Hub, not the CDN.
     api: Client,
-    /// Follows no redirect by itself: [`HubClient::follow`] does, so that it knows which host
-    /// failed and sends the token to the endpoint's origin only.
+    /// Bulk bytes (ranges of large files), over HTTP/1.1: a mirror's per-connection cap
+    /// applies per TCP stream. Follows no redirect by itself: [`HubClient::follow`] does, so
+    /// that it knows which host failed and sends the token to the endpoint's origin only.
     data: Client,
+    /// Small files, over HTTP/2 where the host offers it over TLS: many files at once share one
+    /// connection. Follows no redirect by itself either.
+    small: Client,
     endpoint: Url,
 }
 
@@ -268,6 +272,7 @@ impl HubClient {
                 .redirect(redirect::Policy::none())
                 .http1_only()
                 .build()?,
+            small: builder().redirect(redirect::Policy::none()).build()?,
             endpoint,
             config,
         })
@@ -496,14 +501,15 @@ impl HubClient {
         read_json(response, &url).await
     }
 
-    /// Starts a GET of a file's bytes from `start` (to `end`, exclusive, if given).
+    /// Starts a GET of a file's bytes from `start` (to `end`, exclusive, if given); `bulk`
+    /// for the ranges of a large file, else a small file's whole body.
     ///
     /// The caller checks [`FileBody::start`]: a server that ignores `Range` answers from 0.
     pub(crate) async fn open(
         &self,
         url: &str,
-        start: u64,
-        end: Option<u64>,
+        (start, end): (u64, Option<u64>),
+        bulk: bool,
         subject: &Subject,
     ) -> Result<FileBody, HubError> {
         let range = match end {
@@ -511,7 +517,8 @@ impl HubClient {
             None if start > 0 => Some(format!("bytes={start}-")),
             None => None,
         };
-        let response = self.follow(url, range.as_deref(), subject).await?;
+        let client = if bulk { &self.data } else { &self.small };
+        let response = self.follow(client, url, range.as_deref(), subject).await?;
         let final_url = response.url().to_string();
         let h = response.headers();
         let encoded = h
@@ -558,13 +565,14 @@ impl HubClient {
     /// connected to is an [`HubError::UnreachableRedirect`].
     async fn follow(
         &self,
+        client: &Client,
         first: &str,
         range: Option<&str>,
         subject: &Subject,
     ) -> Result<Response, HubError> {
         let mut url = first.to_owned();
         for hop in 0..=10 {
-            let mut request = self.request(&self.data, Method::GET, &url);
+            let mut request = self.request(client, Method::GET, &url);
             if let Some(range) = range {
                 request = request.header(RANGE, range);
             }

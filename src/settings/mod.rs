@@ -97,7 +97,8 @@ pub(crate) struct DownloadRequest {
     pub(crate) dry_run: bool,
     /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
     pub(crate) symlinks: bool,
-    pub(crate) max_workers: usize,
+    /// `--max-workers`: a fixed number of files at once; `None` adapts.
+    pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
     /// Print the result as JSON instead of a bare path.
@@ -340,6 +341,9 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         filenames.push(path);
     }
     let selection = selection(filenames, args.include, args.exclude, &mut warnings)?;
+    for dir in [&args.local_dir, &args.cache_dir].into_iter().flatten() {
+        refuse_url(dir)?;
+    }
     let target = match (args.local_dir, args.cache_dir) {
         (Some(dir), _) => Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
         (None, Some(dir)) => Target::Cache(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
@@ -358,7 +362,7 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         force: args.force_download,
         dry_run: args.dry_run,
         symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
-        max_workers: usize::from(args.max_workers),
+        max_workers: args.max_workers.map(usize::from),
         connections: usize::from(args.connections),
         progress: !args.quiet
             && args.output.format != Some(FormatArg::Quiet)
@@ -366,6 +370,26 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         json: wants_json(&args.output),
         warnings,
     })
+}
+
+/// A `scheme://` target (`s3://bucket/prefix`) is a URL, not a folder: refused (exit 2) until
+/// bucket targets exist, never created as `./s3:/bucket/prefix`.
+fn refuse_url(dir: &Path) -> Result<()> {
+    let text = dir.to_string_lossy();
+    match text.split_once("://") {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            Err(usage(format!(
+                "`{text}` is a URL: downloading into `{scheme}://` targets is not supported yet; \
+                 pass a local folder"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `--json` or `--format json`.

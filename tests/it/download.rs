@@ -97,14 +97,36 @@ fn snapshot_into_the_cache() {
 fn rerun_transfers_nothing() {
     let hub = tiny_hub();
     let env = TestEnv::new(&hub.url());
+    let dir = env.path("local");
+    let local = ["org/tiny", "--local-dir", dir.to_str().unwrap()];
     env.download(&["org/tiny"]);
-    hub.clear_requests();
-    env.download(&["org/tiny"]);
-    let requests = hub.requests();
-    assert!(
-        requests.iter().all(|r| r.path.starts_with("/api/")),
-        "only the API is asked on a rerun: {requests:?}"
-    );
+    env.download(&local);
+    let commit = hub.commit("org/tiny", "main");
+    // Cache and local dir: the revision only; at a commit hash: nothing at all.
+    for (args, expected) in [
+        (vec!["org/tiny"], 1),
+        (local.to_vec(), 1),
+        (vec!["org/tiny", "--revision", &commit], 0),
+        (
+            vec![
+                "org/tiny",
+                "--revision",
+                &commit,
+                "--local-dir",
+                dir.to_str().unwrap(),
+            ],
+            0,
+        ),
+    ] {
+        hub.clear_requests();
+        env.download(&args);
+        let requests = hub.requests();
+        assert_eq!(requests.len(), expected, "{args:?}: {requests:#?}");
+        assert!(
+            requests.iter().all(|r| r.path.contains("/revision/")),
+            "{requests:#?}"
+        );
+    }
 }
 
 #[test]
@@ -361,24 +383,71 @@ fn max_workers_above_connections_fetches_that_many_small_files_at_once() {
             .arg(&dir),
     );
     assert_eq!(files_under(&dir).len(), 12);
-    let mut arrivals: Vec<_> = hub
-        .requests()
-        .into_iter()
-        .filter(|r| r.origin == Origin::Hub && r.path.contains("/resolve/"))
-        .map(|r| r.at)
-        .collect();
-    arrivals.sort();
-    let most_in_a_window = (0..arrivals.len())
-        .map(|i| {
-            arrivals[i..]
-                .iter()
-                .take_while(|t| t.duration_since(arrivals[i]).as_millis() < 300)
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let arrivals = resolve_arrivals(&hub);
+    let most_in_a_window = most_within(arrivals, 300);
     assert!(
         most_in_a_window >= 6,
         "small files were capped by --connections: at most {most_in_a_window} requests overlapped"
     );
+}
+
+/// The most arrivals within any window of `ms` milliseconds.
+fn most_within(mut arrivals: Vec<std::time::Instant>, ms: u128) -> usize {
+    arrivals.sort();
+    (0..arrivals.len())
+        .map(|i| {
+            arrivals[i..]
+                .iter()
+                .take_while(|t| t.duration_since(arrivals[i]).as_millis() < ms)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Resolve requests of small files reaching the Hub.
+fn resolve_arrivals(hub: &FakeHub) -> Vec<std::time::Instant> {
+    let resolves = hub.requests().into_iter();
+    let resolves = resolves.filter(|r| r.origin == Origin::Hub && r.path.contains("/resolve/"));
+    resolves.map(|r| r.at).collect()
+}
+
+#[test]
+fn files_at_once_grow_by_themselves_while_round_trips_bound_the_run() {
+    // 200 ms per Hub answer and tiny files: the run is bound by round trips.
+    let hub = FakeHub::builder()
+        .latency(std::time::Duration::from_millis(200))
+        .tree_page_size(1000)
+        .model("org/many", |mut r| {
+            for i in 0..120 {
+                r = r.file(&format!("f{i:03}.txt"), format!("file {i}"));
+            }
+            r
+        })
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let dir = env.path("out");
+    crate::support::run_ok(
+        env.hfdl()
+            .args(["download", "org/many", "--local-dir"])
+            .arg(&dir),
+    );
+    assert_eq!(files_under(&dir).len(), 120);
+    let adaptive = most_within(resolve_arrivals(&hub), 150);
+    assert!(
+        adaptive > 16,
+        "the default grew past 8 files at once: {adaptive} overlapped"
+    );
+    assert!(adaptive <= 64, "never above 64: {adaptive}");
+
+    // An explicit --max-workers is a fixed cap.
+    hub.clear_requests();
+    let fixed = env.path("fixed");
+    crate::support::run_ok(
+        env.hfdl()
+            .args(["download", "org/many", "--max-workers", "8", "--local-dir"])
+            .arg(&fixed),
+    );
+    let capped = most_within(resolve_arrivals(&hub), 150);
+    assert!(capped <= 8, "--max-workers 8 stays 8: {capped} overlapped");
 }

@@ -146,3 +146,16 @@ fn impossible_durations_are_usage_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn a_url_as_target_is_refused_not_created_as_a_folder() {
+    let hub = hub();
+    let env = TestEnv::new(&hub.url());
+    for flag in ["--local-dir", "--cache-dir"] {
+        let (code, err) = fail(&env, &["org/tiny", flag, "s3://models/m1"]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(err.contains("s3://models/m1"), "{err}");
+    }
+    assert!(!std::path::Path::new("s3:").exists());
+    assert!(hub.requests().is_empty());
+}

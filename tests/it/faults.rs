@@ -1016,6 +1016,16 @@ fn prune_never_touches_a_running_download() {
                     err.contains("a download is"),
                     "prune says what it kept: {err}"
                 );
+                // `rm` of the very repo being downloaded keeps it too, and says so.
+                let out = env
+                    .hfdl()
+                    .args(["cache", "rm", "model/org/m", "-y"])
+                    .output();
+                let err = stderr(&out.unwrap());
+                assert!(
+                    err.contains("a download is running in model/org/m"),
+                    "rm: {err}"
+                );
             }
         };
         prune_during(&env, &big, "hfdl", download, &prune);
