@@ -142,11 +142,19 @@ pub(super) async fn run_workers(ctx: &Arc<Ctx>, state: &Arc<FileState>, split: b
 /// Learns the final (CDN) URL and whether the server honours ranges, with a 1-byte request.
 /// Returns the response itself when it is the whole file (the server ignores ranges).
 async fn locate(ctx: &Ctx, state: &FileState) -> Result<Option<FileBody>> {
-    let _permit = ctx.pool.acquire(Class::Small).await;
     let mut backoff = Backoff::new(ctx.retry_base);
     loop {
         let url = state.url();
-        match ctx.hub.open(&url, (0, Some(1)), true, &state.subject).await {
+        let permit = ctx.pool.acquire(Class::Small).await;
+        let (opened, load) = (
+            ctx.hub.open(&url, (0, Some(1)), true, &state.subject).await,
+            permit.load,
+        );
+        drop(permit);
+        if let Err(e) = &opened {
+            note_pushback(ctx, e, load);
+        }
+        match opened {
             Ok(body) => {
                 state.set_url(body.url.clone());
                 let ranged = body.partial && !body.encoded;
@@ -175,7 +183,6 @@ async fn retry_or_fail(
         state.set_url(state.job.url.clone());
         return Ok(());
     }
-    note_pushback(ctx, &e);
     let expired = is_expired_link(ctx, &state.url(), &e);
     if !(e.is_transient() || expired) {
         return Err(
@@ -199,13 +206,13 @@ async fn retry_or_fail(
 
 /// Tells the run to slow down: fewer requests at once on a 429 or 503 (the server's limit is
 /// learnt), fewer files at once on those and on timeouts.
-fn note_pushback(ctx: &Ctx, e: &HubError) {
+fn note_pushback(ctx: &Ctx, e: &HubError, load: usize) {
     let refused = matches!(
         e,
         HubError::RateLimited { .. } | HubError::Status { status: 503, .. }
     );
     if refused {
-        ctx.pool.congested();
+        ctx.pool.congested(load);
     }
     if refused || matches!(e, HubError::Stalled { .. }) || e.is_timeout() {
         ctx.files.congested();
@@ -283,7 +290,11 @@ async fn fetch_piece(
         }
         let permit = ctx.pool.acquire(class).await;
         let (written, outcome) = stream(ctx, state, piece, (pos, end), first.take()).await;
+        let load = permit.load;
         drop(permit);
+        if let Err(StreamError::Hub(e)) = &outcome {
+            note_pushback(ctx, e, load);
+        }
         if written > 0 {
             backoff.reset();
         }

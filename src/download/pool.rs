@@ -32,7 +32,6 @@ struct State {
     free: usize,
     /// Permits to retire when they come back (the budget shrank while they were held).
     debt: usize,
-    last_cut: Option<std::time::Instant>,
     /// Connections held by ranges of large files.
     bulk: usize,
     small_waiting: usize,
@@ -54,6 +53,8 @@ pub(crate) struct Pool {
 pub(crate) struct Permit {
     pool: Arc<Pool>,
     class: Class,
+    /// Requests in flight (this one included) when it was granted.
+    pub(crate) load: usize,
 }
 
 impl Drop for Permit {
@@ -80,7 +81,6 @@ impl Pool {
                 total: connections.max(files_at_once).max(1),
                 free: connections.max(files_at_once).max(1),
                 debt: 0,
-                last_cut: None,
                 bulk: 0,
                 small_waiting: 0,
             }),
@@ -103,18 +103,13 @@ impl Pool {
         self.notify.notify_waiters();
     }
 
-    /// The server refused a request for load (429, 503): the budget becomes one less than
-    /// what is in use, for the rest of the run; answers in the same burst (within a second)
-    /// do not cut it again. This learns a server's limit of requests at once.
-    pub(crate) fn congested(&self) {
+    /// The server refused a request for load (429, 503) that was granted at `load` requests
+    /// in flight: the server's limit of requests at once is below `load`, so the budget becomes
+    /// at most `load - 1`, for the rest of the run. The refusals of a burst each tighten it,
+    /// down to the limit the first refused request found.
+    pub(crate) fn congested(&self, load: usize) {
         let mut s = self.state.lock().expect("pool");
-        if s.last_cut
-            .is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1))
-        {
-            return;
-        }
-        let in_use = s.total - s.free + s.debt;
-        let target = in_use.saturating_sub(1).max(1);
+        let target = load.saturating_sub(1).max(1);
         if target >= s.total {
             return;
         }
@@ -123,7 +118,6 @@ impl Pool {
         s.free -= from_free;
         s.debt += cut - from_free;
         s.total = target;
-        s.last_cut = Some(std::time::Instant::now());
     }
 
     /// The budget now.
@@ -141,17 +135,19 @@ impl Pool {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.try_take(class) {
+            if let Some(load) = self.try_take(class) {
                 return Permit {
                     pool: self.clone(),
                     class,
+                    load,
                 };
             }
             notified.await;
         }
     }
 
-    fn try_take(&self, class: Class) -> bool {
+    /// Takes a slot if the class may; returns the requests in flight, this one included.
+    fn try_take(&self, class: Class) -> Option<usize> {
         let mut s = self.state.lock().expect("pool");
         let reserve =
             usize::from(self.connections > 1 && self.small_active.load(Ordering::Acquire) > 0);
@@ -159,14 +155,15 @@ impl Pool {
             Class::Small => s.free > 0,
             Class::Bulk => s.small_waiting == 0 && s.free > reserve && s.bulk < self.connections,
         };
-        if ok {
-            s.free -= 1;
-            match class {
-                Class::Small => s.small_waiting -= 1,
-                Class::Bulk => s.bulk += 1,
-            }
+        if !ok {
+            return None;
         }
-        ok
+        s.free -= 1;
+        match class {
+            Class::Small => s.small_waiting -= 1,
+            Class::Bulk => s.bulk += 1,
+        }
+        Some(s.total - s.free + s.debt)
     }
 }
 
@@ -180,10 +177,15 @@ mod tests {
     async fn pushback_shrinks_the_budget_below_what_was_in_use() {
         let pool = Pool::new(4, 4);
         let held: Vec<Permit> = futures_all(&pool, 3).await;
-        pool.congested();
-        assert_eq!(pool.total(), 2);
-        pool.congested();
-        assert_eq!(pool.total(), 2, "one cut per burst");
+        assert_eq!(held.iter().map(|p| p.load).collect::<Vec<_>>(), [1, 2, 3]);
+        pool.congested(held[2].load);
+        assert_eq!(pool.total(), 2, "below the load the refused request saw");
+        pool.congested(4);
+        assert_eq!(
+            pool.total(),
+            2,
+            "a refusal at a higher load says nothing new"
+        );
         drop(held);
         let _a = pool.acquire(Class::Small).await;
         let _b = pool.acquire(Class::Small).await;

@@ -1,8 +1,7 @@
 //! `hfdl download` against a quota on requests in flight, as hf-mirror.com has under load:
 //! at most N requests at once on the Hub or the CDN, every one above answered `429` (with or
-//! without `Retry-After`). hfdl must finish with every byte right; how many 429s it drew and
-//! how many requests it had in flight are printed (`--nocapture`) for the report, since fewer
-//! is better but not asserted: this measures the engine's manners, the test only its success.
+//! without `Retry-After`). hfdl must finish with every byte right, and learn the limit: in all,
+//! no more 429s than the first burst (what it had in flight above the quota) and one round. How many it drew and how many requests it had in flight are printed (`--nocapture`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -99,6 +98,14 @@ fn small_files_under_hub_quota(retry_after: Option<u32>, scenario: &str) {
         "429s are recorded"
     );
     report(scenario, &hub, Origin::Hub, took);
+    // The first burst, plus one per allowed slot: the server counts a request until its body
+    // is sent, a moment after the client is done with it.
+    let burst = 64 - 16 + 16;
+    assert!(
+        hub.refused(Origin::Hub) <= burst,
+        "the limit is learnt: {} 429s, more than the first burst could draw ({burst})",
+        hub.refused(Origin::Hub)
+    );
 }
 
 #[test]
@@ -124,6 +131,13 @@ fn large_files_under_cdn_quota(retry_after: Option<u32>, scenario: &str) {
     let took = download_all(&hub, "org/three", &[], &files);
     assert!(hub.peak_in_flight(Origin::Cdn) <= 4);
     report(scenario, &hub, Origin::Cdn, took);
+    // 16 connections and the probes of 3 files at first, 4 allowed (plus one per slot).
+    let burst = 16 + 3 - 4 + 4;
+    assert!(
+        hub.refused(Origin::Cdn) <= burst,
+        "the limit is learnt: {} 429s, more than the first burst could draw ({burst})",
+        hub.refused(Origin::Cdn)
+    );
 }
 
 #[test]
