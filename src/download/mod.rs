@@ -233,9 +233,14 @@ pub(crate) async fn run(
         cancel: cancel.subscribe(),
         committer: commit::Committer::start(),
     });
+    let (present, ordered) = sort_out_present(&ctx, ordered).await?;
     let mut stop = cancel.subscribe();
     let mut set = tokio::task::JoinSet::new();
-    for (index, job) in ordered.into_iter().enumerate() {
+    let first = present.len();
+    for (index, result) in present.into_iter().enumerate() {
+        set.spawn(async move { (index, Ok(result)) });
+    }
+    for (index, job) in (first..).zip(ordered) {
         // Slots are taken in plan order, so files start in the order `schedule` chose.
         let slot = tokio::select! {
             slot = files.acquire() => slot,
@@ -252,6 +257,41 @@ pub(crate) async fn run(
         });
     }
     collect(set, &cancel).await
+}
+
+/// Checks in one pass on the blocking pool which files are already in place (adopting those
+/// that only lack a link or a record), so that a rerun over many files costs a few system
+/// calls per file instead of a task each; returns their results and the files left to fetch.
+async fn sort_out_present(
+    ctx: &Arc<Ctx>,
+    jobs: Vec<FileJob>,
+) -> Result<(Vec<FileResult>, Vec<FileJob>)> {
+    if ctx.force {
+        return Ok((Vec::new(), jobs));
+    }
+    let ctx = ctx.clone();
+    let sorted = tokio::task::spawn_blocking(move || {
+        let mut present = Vec::new();
+        let mut missing = Vec::new();
+        for job in jobs {
+            // An error here (say, a link that cannot be written) surfaces again, with its
+            // context, when the file goes through the engine.
+            if transfer::in_place_blocking(&ctx, &job).unwrap_or(false) {
+                let id = ctx
+                    .reporter
+                    .file_started(job.file.path.as_str(), job.file.size);
+                ctx.reporter.file_done(id, job.file.size.unwrap_or(0));
+                present.push(FileResult {
+                    file: job.file,
+                    outcome: Outcome::Present,
+                });
+            } else {
+                missing.push(job);
+            }
+        }
+        (present, missing)
+    });
+    Ok(sorted.await?)
 }
 
 /// Fetches one file and reports it.

@@ -146,7 +146,7 @@ async fn in_place(ctx: &Arc<Ctx>, job: &Arc<FileJob>) -> Result<bool> {
     tokio::task::spawn_blocking(move || in_place_blocking(&ctx, &job)).await?
 }
 
-fn in_place_blocking(ctx: &Ctx, job: &FileJob) -> Result<bool> {
+pub(super) fn in_place_blocking(ctx: &Ctx, job: &FileJob) -> Result<bool> {
     let file = &job.file;
     let adopt = || {
         ctx.layout

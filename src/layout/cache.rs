@@ -20,7 +20,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fs::{ensure_dir, symlink_relative, write_atomic, write_durable, write_private};
+use super::fs::{
+    ensure_dir, relative_path, symlink_relative, write_atomic, write_durable, write_private,
+};
 use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
 
 /// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
@@ -130,6 +132,15 @@ impl CacheLayout {
     /// Returns true if the snapshot entry resolves to an existing file.
     pub(crate) fn has_pointer(&self, commit: &CommitHash, path: &RepoPath) -> bool {
         fs::metadata(self.pointer(commit, path)).is_ok_and(|m| m.is_file())
+    }
+
+    /// Is the snapshot entry the relative symlink to `blobs/<etag>` that [`Self::link`]
+    /// writes (and the official client too), with the blob in place?
+    pub(crate) fn links_to_blob(&self, commit: &CommitHash, path: &RepoPath, etag: &ETag) -> bool {
+        let pointer = self.pointer(commit, path);
+        let dir = pointer.parent().expect("pointers live in a snapshot");
+        fs::read_link(&pointer).is_ok_and(|t| t == relative_path(dir, &self.blob(etag)))
+            && self.has_blob(etag)
     }
 
     pub(crate) fn has_blob(&self, etag: &ETag) -> bool {

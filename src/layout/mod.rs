@@ -86,6 +86,9 @@ impl Layout {
     /// Is the file with this path and etag already in place for this commit?
     pub(crate) fn presence(&self, commit: &CommitHash, path: &RepoPath, etag: &ETag) -> Presence {
         match self {
+            // The usual case in two system calls: the link reads as the one hfdl and the
+            // official client write, and the blob is there.
+            Self::Cache(c) if c.links_to_blob(commit, path, etag) => Presence::Complete,
             // No-symlink mode: the snapshot holds the file itself.
             Self::Cache(c) if c.has_real_file(commit, path) => Presence::Complete,
             Self::Cache(c) if c.has_pointer(commit, path) && c.has_blob(etag) => {
