@@ -100,15 +100,15 @@ pub(crate) struct CaSource {
 #[derive(Clone)]
 pub(crate) struct HubClient {
     config: HubConfig,
-    /// Follows only same-origin redirects: metadata must come from the Hub, not the CDN.
+    /// Follows only same-origin redirects: metadata must come from the Hub, not the CDN. Also
+    /// fetches small files (their redirects to the CDN are followed by [`HubClient::follow`]):
+    /// over TLS it speaks HTTP/2 where the host offers it, so many files at once share the
+    /// connection the listing already opened.
     api: Client,
     /// Bulk bytes (ranges of large files), over HTTP/1.1: a mirror's per-connection cap
     /// applies per TCP stream. Follows no redirect by itself: [`HubClient::follow`] does, so
     /// that it knows which host failed and sends the token to the endpoint's origin only.
     data: Client,
-    /// Small files, over HTTP/2 where the host offers it over TLS: many files at once share one
-    /// connection. Follows no redirect by itself either.
-    small: Client,
     endpoint: Url,
 }
 
@@ -272,7 +272,6 @@ impl HubClient {
                 .redirect(redirect::Policy::none())
                 .http1_only()
                 .build()?,
-            small: builder().redirect(redirect::Policy::none()).build()?,
             endpoint,
             config,
         })
@@ -517,7 +516,7 @@ impl HubClient {
             None if start > 0 => Some(format!("bytes={start}-")),
             None => None,
         };
-        let client = if bulk { &self.data } else { &self.small };
+        let client = if bulk { &self.data } else { &self.api };
         let response = self.follow(client, url, range.as_deref(), subject).await?;
         let final_url = response.url().to_string();
         let h = response.headers();

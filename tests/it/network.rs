@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::fake_hub::{FakeHub, FakeHubBuilder, Fault, FaultKind, Origin};
-use crate::support::net::{ForwardProxy, TestCa, TlsFront};
+use crate::support::net::{ForwardProxy, H2Front, TestCa, TlsFront};
 use crate::support::{TestEnv, bytes, closed_port, describe, sha256_hex, stdout_line};
 
 /// A hang guard for whole runs, not a benchmark.
@@ -713,5 +713,48 @@ fn the_token_never_reaches_the_cdn() {
             .iter()
             .any(|r| r.origin == Origin::Hub && r.has_auth),
         "the Hub gets the token"
+    );
+}
+
+/// Over TLS with HTTP/2 offered (as huggingface.co and hf-mirror.com do), many small files at
+/// once share connections instead of opening one each.
+#[test]
+fn small_files_share_http2_connections_over_tls() {
+    let hub = FakeHub::builder()
+        .latency(Duration::from_millis(100))
+        .tree_page_size(1000)
+        .model("org/many", |mut r| {
+            for i in 0..60 {
+                r = r.file(&format!("f{i:02}.txt"), format!("file {i}"));
+            }
+            r
+        })
+        .build();
+    let ca = TestCa::generate();
+    let front = H2Front::start(&ca, &hub.url());
+    let env = TestEnv::new(&front.url());
+    let ca_file = env.path("ca.pem");
+    fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let dir = env.path("out");
+    ok(hfdl(&env)
+        .args([
+            "download",
+            "org/many",
+            "--max-workers",
+            "32",
+            "--local-dir",
+            s(&dir),
+        ])
+        .env("SSL_CERT_FILE", &ca_file));
+    for i in 0..60 {
+        assert_eq!(
+            fs::read(dir.join(format!("f{i:02}.txt"))).unwrap(),
+            format!("file {i}").as_bytes()
+        );
+    }
+    let (h2, h1) = front.connections();
+    assert!(
+        h2 >= 1 && h2 + h1 <= 4,
+        "32 files at once over {h2} HTTP/2 + {h1} HTTP/1.1 connections"
     );
 }

@@ -363,6 +363,141 @@ impl TlsFront {
     }
 }
 
+/// Like [`TlsFront`], but a client that offers HTTP/2 (ALPN `h2`) is spoken to in HTTP/2, as
+/// huggingface.co and hf-mirror.com do over TLS; each of its requests is forwarded to `upstream`
+/// over HTTP/1.1 (GET and HEAD, redirects passed through). Other clients are relayed as by
+/// [`TlsFront`]. Counts the connections of each protocol.
+pub struct H2Front {
+    addr: SocketAddr,
+    h2: Arc<AtomicU32>,
+    h1: Arc<AtomicU32>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl H2Front {
+    pub fn start(ca: &TestCa, upstream: &str) -> Self {
+        let upstream = upstream.trim_end_matches('/').to_owned();
+        let relay_to: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .expect("ip:port");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the h2 front");
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = ca.server_config();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let (h2, h1) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("h2-front")
+            .enable_all()
+            .build()
+            .expect("h2 front runtime");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let (n2, n1) = (Arc::clone(&h2), Arc::clone(&h1));
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, client, upstream) =
+                    (acceptor.clone(), client.clone(), upstream.clone());
+                let (n2, n1) = (Arc::clone(&n2), Arc::clone(&n1));
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                        n1.fetch_add(1, Ordering::SeqCst);
+                        let Ok(mut up) = tokio::net::TcpStream::connect(relay_to).await else {
+                            return;
+                        };
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                        return;
+                    }
+                    n2.fetch_add(1, Ordering::SeqCst);
+                    let service = hyper::service::service_fn(move |req| {
+                        forward(client.clone(), upstream.clone(), req)
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            h2,
+            h1,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `https://localhost:<port>`.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// Connections spoken in HTTP/2 and in HTTP/1.1.
+    pub fn connections(&self) -> (u32, u32) {
+        (
+            self.h2.load(Ordering::SeqCst),
+            self.h1.load(Ordering::SeqCst),
+        )
+    }
+}
+
+impl Drop for H2Front {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// One HTTP/2 request, forwarded to the plain HTTP upstream and answered in full.
+async fn forward(
+    client: reqwest::Client,
+    upstream: String,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let mut out = client.request(req.method().clone(), format!("{upstream}{path}"));
+    for (name, value) in req.headers() {
+        out = out.header(name, value);
+    }
+    let mut reply = hyper::Response::builder();
+    let body = match out.send().await {
+        Ok(answer) => {
+            reply = reply.status(answer.status());
+            for (name, value) in answer.headers() {
+                let hop = ["connection", "transfer-encoding", "keep-alive"];
+                if !hop.contains(&name.as_str()) {
+                    reply = reply.header(name, value);
+                }
+            }
+            answer.bytes().await.unwrap_or_default()
+        }
+        Err(_) => {
+            reply = reply.status(502);
+            bytes::Bytes::new()
+        }
+    };
+    Ok(reply.body(http_body_util::Full::new(body)).unwrap())
+}
+
 impl Drop for TlsFront {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
