@@ -44,6 +44,9 @@ def spec_for(scenario, quick):
     if scenario == "fast":
         big = 128 * MiB if quick else 2 * GiB
         return [("model.safetensors", big, True)]
+    if scenario == "honest":
+        big = 64 * MiB if quick else 384 * MiB
+        return [("model.safetensors", big, True)]
     if scenario == "small":
         n = int(os.environ.get("BENCH_SMALL_FILES") or (200 if quick else 2000))
         # 100 files per folder, like sharded datasets; directories also show up in /tree

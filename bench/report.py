@@ -5,6 +5,7 @@ Usage: report.py RESULTS_TSV SCENARIOS_TSV
 
 RESULTS_TSV columns (one line per tool run):
   scenario tool run status wall_s user_s sys_s maxrss_kb bytes hub_reqs cdn_reqs what note
+  [n429 n429_late peak_demand cdn_connections range_min/median/max]   (honest scenario: from honest_cdn.py's stats)
 SCENARIOS_TSV columns:
   scenario total_bytes nfiles latency_ms cap_bytes_per_s description
 
@@ -46,17 +47,40 @@ def fmt(x, nd=2):
     return "—" if x is None else f"{x:.{nd}f}"
 
 
+def size_txt(n):
+    n = fnum(n)
+    if n is None:
+        return "—"
+    for unit, div in (("MiB", MiB), ("KiB", 1024)):
+        if n >= div:
+            return f"{n / div:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def ranges_txt(s):
+    parts = (s or "").split("/")
+    return " / ".join(size_txt(p) for p in parts) if len(parts) == 3 else "—"
+
+
+def per_run(runs, key):
+    """A counter of every run, in run order: "0, 0, 3"."""
+    vals = [r[key] or "—" for r in sorted(runs, key=lambda r: int(r["run"] or 0))]
+    return ", ".join(vals)
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     results, scen_rows = load(sys.argv[1]), load(sys.argv[2])
     runs = {}
     for r in results:
-        sc, tool, run, status, wall, us, ss, rss, nbytes, hub, cdn, what, note = (r + [""] * 13)[:13]
+        (sc, tool, run, status, wall, us, ss, rss, nbytes, hub, cdn, what, note,
+         n429, n429_late, peak, conns, ranges) = (r + [""] * 18)[:18]
         runs.setdefault(sc, {}).setdefault(tool, []).append({
             "status": status, "wall": fnum(wall), "cpu": (fnum(us) or 0) + (fnum(ss) or 0) if fnum(us) is not None else None,
             "rss": fnum(rss) / 1024 if fnum(rss) is not None else None, "bytes": fnum(nbytes),
-            "hub": hub, "cdn": cdn, "what": what, "note": note, "run": run})
+            "hub": hub, "cdn": cdn, "what": what, "note": note, "run": run,
+            "n429": n429, "n429_late": n429_late, "peak": peak, "conns": conns, "ranges": ranges})
     any_fail = False
     out = []
     for srow in scen_rows:
@@ -75,7 +99,14 @@ def main():
             rep["spread"] = spread
             reps[tool] = rep
         show_wall_ratio = sc == "fast"
-        hdr = ["tool", "what", "wall s", "MB/s", "CPU s", "peak RSS MiB", "requests hub/CDN", "hfdl÷peer MB/s"]
+        honest = sc == "honest"
+        hdr = ["tool", "what", "wall s", "MB/s"]
+        if honest:
+            hdr.append("of the cap")
+        hdr += ["CPU s", "peak RSS MiB", "requests hub/CDN"]
+        if honest:
+            hdr += ["CDN connections", "429s (each run)", "peak at once (each run)", "request size min / median / max"]
+        hdr.append("hfdl÷peer MB/s")
         if show_wall_ratio:
             hdr.append("hfdl÷peer wall")
         hdr.append("status")
@@ -100,9 +131,15 @@ def main():
                 status += f" ({len(runs[sc][tool]) - r['nok']} of {len(runs[sc][tool])} runs failed)"
             if not ok and r["note"]:
                 status += f": {r['note']}"
-            row = [f"**{tool}**" if tool == "hfdl" else tool, r["what"], wall, fmt(r["mbps"], 1),
-                   fmt(r["cpu"] if ok else None), fmt(r["rss"] if ok else None, 1),
-                   f"{r['hub'] or '—'}/{r['cdn'] or '—'}" if ok else "—", ratio]
+            row = [f"**{tool}**" if tool == "hfdl" else tool, r["what"], wall, fmt(r["mbps"], 1)]
+            if honest:
+                row.append(f"{r['mbps'] * 1e6 / cap:.3f}" if r["mbps"] and cap else "—")
+            row += [fmt(r["cpu"] if ok else None), fmt(r["rss"] if ok else None, 1),
+                    f"{r['hub'] or '—'}/{r['cdn'] or '—'}" if ok else "—"]
+            if honest:
+                row += [r["conns"] or "—", per_run(runs[sc][tool], "n429"), per_run(runs[sc][tool], "peak"),
+                        ranges_txt(r["ranges"])]
+            row.append(ratio)
             if show_wall_ratio:
                 row.append(wratio)
             row.append(status)
@@ -170,6 +207,32 @@ def main():
                 if q and q["status"] == "OK":
                     out_note += f"; hfdl --max-workers 64 vs hf at its default: {d['wall'] / q['wall']:.2f}×"
                 bars.append(f"- info: {out_note}")
+        elif sc == "honest":
+            if cap:
+                bar(f"honest: hfdl ≥ 0.95 of the cap ({cap / 1e6:.1f} MB/s = 16 connections × 8 MiB/s; "
+                    f"≥ {0.95 * cap / 1e6:.1f} MB/s)",
+                    lambda: (("PASS" if h["mbps"] * 1e6 >= 0.95 * cap else "FAIL"),
+                             f"{h['mbps']:.1f} MB/s = {h['mbps'] * 1e6 / cap:.3f} of the cap"))
+
+            def ahead():
+                p = reps.get("aria2c")
+                if not p or p["status"] != "OK":
+                    return "n/a", "aria2c did not complete"
+                x = h["mbps"] / p["mbps"]
+                return (("PASS" if x > 1.0 else "FAIL"),
+                        f"{x:.2f}× ({h['mbps']:.1f} vs {p['mbps']:.1f} MB/s, wall {h['wall']:.2f} s vs {p['wall']:.2f} s)")
+            bar("honest: hfdl ahead of aria2c -x16", ahead)
+
+            def no_429():
+                counts = [int(r["n429"]) for r in runs[sc]["hfdl"] if r["n429"] not in ("", None)]
+                if not counts:
+                    return "n/a", "no CDN counters"
+                worst = max(counts)
+                return (("PASS" if worst <= 1 else "FAIL"),
+                        f"429s per hfdl run: {per_run(runs[sc]['hfdl'], 'n429')} "
+                        f"(of them more than 1 s after the first: {per_run(runs[sc]['hfdl'], 'n429_late')}); "
+                        f"the bar takes the worst run")
+            bar("honest: hfdl gets no 429 after the first", no_429)
         def rss_bar():
             rows = [r for t, r in reps.items() if t.startswith("hfdl") and r["status"] == "OK"]
             top = max(rows, key=lambda r: r["rss"])

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # bench/run.sh: time hfdl against hf download, hf_transfer, aria2c and curl on a loopback fake Hub.
 #
-# Usage: bench/run.sh [--scenario throttled|fast|small|all] [--quick] [--runs N] [--record FILE]
+# Usage: bench/run.sh [--scenario throttled|fast|small|honest|all] [--quick] [--runs N] [--record FILE]
 #                     [--pin|--no-pin] [--out-dir DIR] [--strict] [--help]
 #
 #   --scenario S   which scenario to run (default: all)
 #   --tools LIST   only these tools, comma-separated (default hfdl,hf,hf_transfer,aria2c,curl,tuned;
 #                  tuned = hfdl and hf both with --max-workers 32 in the small scenario)
-#   --quick        small data for a smoke test (64 MiB / 128 MiB / 200 files instead of 1 GiB / 2 GiB / 2000)
+#   --quick        small data for a smoke test (64 MiB / 128 MiB / 200 files / 64 MiB instead of
+#                  1 GiB / 2 GiB / 2000 / 384 MiB)
 #   --runs N       run every tool N times; the table shows the median run and the min-max wall range (default 1)
 #   --record FILE  also append the tables, with date and machine, to FILE (created with a how-to header)
 #   --pin          pin servers to the first half of the CPUs and clients to the rest with taskset
@@ -15,14 +16,15 @@
 #   --out-dir DIR  where the tools write their downloads (default bench/work/out, on disk; e.g. /dev/shm/x for RAM)
 #   --strict       exit 3 when a bar FAILs (default: exit 0 whenever the harness itself worked)
 #
-# Environment: BENCH_PORT_BASE (default 47380; uses BASE..BASE+2), HFDL_BIN (use this binary, skip cargo build),
+# Environment: BENCH_PORT_BASE (default 47380; uses BASE..BASE+3), HFDL_BIN (use this binary, skip cargo build),
 #              HFT_MAX_FILES (hf_transfer max_files, default 16), BENCH_SMALL_FILES (files of the small
 #              scenario, default 2000, 200 with --quick).
 #
 # What it does (details in bench/README.md): installs nginx/aria2/curl with apt-get and a venv with
 # huggingface_hub==2.4.0 + hf_transfer==0.1.9 when missing, builds hfdl (cargo build --release), generates the test
-# repos under bench/work/, starts nginx (the CDN) and bench/hub_front.py (the Hub API and resolve front end) on
-# 127.0.0.1, times every tool with GNU time, verifies every download, prints Markdown tables and PASS/FAIL bars.
+# repos under bench/work/, starts nginx (the CDN), bench/honest_cdn.py (the per-connection-budget CDN of the honest
+# scenario) and bench/hub_front.py (the Hub API and resolve front end) on 127.0.0.1, times every tool with GNU
+# time, verifies every download, prints Markdown tables and PASS/FAIL bars.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +34,8 @@ VENV=$WORK/venv
 
 SCENARIO=all
 QUICK=0
-TOOLS=hfdl,hf,hf_transfer,aria2c,curl,tuned
+DEFAULT_TOOLS=hfdl,hf,hf_transfer,aria2c,curl,tuned
+TOOLS=$DEFAULT_TOOLS
 RUNS=1
 RECORD=
 PIN=0
@@ -59,9 +62,9 @@ while (($#)); do
     esac
 done
 case $SCENARIO in
-    all) SCENARIOS=(throttled fast small) ;;
-    throttled|fast|small) SCENARIOS=("$SCENARIO") ;;
-    *) echo "run.sh: --scenario must be throttled, fast, small or all" >&2; exit 2 ;;
+    all) SCENARIOS=(throttled fast small honest) ;;
+    throttled|fast|small|honest) SCENARIOS=("$SCENARIO") ;;
+    *) echo "run.sh: --scenario must be throttled, fast, small, honest or all" >&2; exit 2 ;;
 esac
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs must be a positive integer" >&2; exit 2; }
 if [[ -n $RECORD && $RECORD != /* ]]; then RECORD=$PWD/$RECORD; fi
@@ -71,9 +74,13 @@ PORT_BASE=${BENCH_PORT_BASE:-47380}
 CDN_SLOW_PORT=$PORT_BASE          # nginx, limit_rate 8m + limit_conn 16 (429 above)
 CDN_FAST_PORT=$((PORT_BASE + 1))  # nginx, no limits
 FRONT_PORT=$((PORT_BASE + 2))     # hub_front.py
+HONEST_PORT=$((PORT_BASE + 3))    # honest_cdn.py: 8 MiB/s per connection over its life, 429 above 16 requests at once
 HFT_MAX_FILES=${HFT_MAX_FILES:-16}
 PER_CONN_RATE=$((8 * 1024 * 1024))  # nginx "limit_rate 8m" is 8 MiB/s
 CONN_CAP=16
+HONEST_RATE=$((8 * 1024 * 1024))  # per connection, token bucket over the connection's whole life
+HONEST_BURST=$((256 * 1024))
+HONEST_MAX_IN_FLIGHT=16
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -81,6 +88,8 @@ die() { log "ERROR: $*"; exit 1; }
 # ---- cleanup ----------------------------------------------------------------------------------------------------
 NGINX_PID=
 FRONT_PID=
+HONEST_PID=
+HONEST_STATS=
 OUR_POLICY_RC=
 SUDO=()
 stop_pid() {  # stop_pid PID: TERM, then KILL after 5 s; only ever our own children
@@ -96,6 +105,7 @@ stop_pid() {  # stop_pid PID: TERM, then KILL after 5 s; only ever our own child
 }
 cleanup() {
     stop_pid "$FRONT_PID"; FRONT_PID=
+    stop_pid "$HONEST_PID"; HONEST_PID=
     stop_pid "$NGINX_PID"; NGINX_PID=
     if [[ -n $OUR_POLICY_RC ]]; then "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d || true; OUR_POLICY_RC=; fi
 }
@@ -159,8 +169,10 @@ sys.exit(not (m.version("huggingface_hub") == "2.4.0" and m.version("hf_transfer
 }
 
 HFDL_NOTE=
+HFDL_GIVEN=
 build_hfdl() {
     if [[ -n ${HFDL_BIN:-} ]]; then
+        HFDL_GIVEN=1
         [[ -x $HFDL_BIN ]] || { HFDL_NOTE="HFDL_BIN=$HFDL_BIN is not executable"; HFDL_BIN=; }
         return 0
     fi
@@ -264,6 +276,14 @@ start_front() {  # start_front REPO_DIR CDN_PORT LATENCY_MS
     wait_port "$FRONT_PORT" "$FRONT_PID" || die "hub_front.py did not start (see $RUN/hub_front.log)"
 }
 
+start_honest_cdn() {
+    "${PIN_SRV[@]}" "$VENV/bin/python" -u "$BENCH_DIR/honest_cdn.py" --port "$HONEST_PORT" --root "$WORK/repos" \
+        --rate "$HONEST_RATE" --burst "$HONEST_BURST" --max-in-flight "$HONEST_MAX_IN_FLIGHT" \
+        --log "$RUN/honest-cdn-requests.log" >>"$RUN/honest-cdn.log" 2>&1 &
+    HONEST_PID=$!
+    wait_port "$HONEST_PORT" "$HONEST_PID" || die "honest_cdn.py did not start (see $RUN/honest-cdn.log)"
+}
+
 hub_reqs() { curl -s "http://127.0.0.1:$FRONT_PORT/_bench/stats" | sed -E 's/.*"total": *([0-9]+).*/\1/' || true; }
 cdn_reqs() { if [[ -f $RUN/cdn-access.log ]]; then wc -l <"$RUN/cdn-access.log"; else echo 0; fi; }
 
@@ -279,14 +299,31 @@ run_tool() {
     local base=$RUN/$sc-$tool-$run
     local tf=$base.time logf=$base.log rc=0 hub0 cdn0 hub1 cdn1 t0 t1 wall status note vres
     local limit=$((300 + nbytes / 2000000))  # generous: 2 MB/s plus 5 min
+    local c_req='' c_429='' c_late='' c_peak='' c_conns='' c_ranges=''
     rm -rf "$out"
     mkdir -p "$out"
     hub0=$(hub_reqs); cdn0=$(cdn_reqs)
+    if [[ -n $HONEST_STATS ]]; then
+        curl -sf "$HONEST_STATS/reset?label=$sc-$tool-$run" >/dev/null || die "cannot reset the honest CDN's counters"
+    fi
     log "$sc: $tool (run $run): $what"
     t0=$EPOCHREALTIME
     /usr/bin/time -f '%e %U %S %M' -o "$tf" timeout -k 10 "$limit" "${PIN_CLI[@]}" "$@" >"$logf" 2>&1 || rc=$?
     t1=$EPOCHREALTIME
     hub1=$(hub_reqs); cdn1=$(cdn_reqs)
+    if [[ -n $HONEST_STATS ]]; then
+        curl -sf "$HONEST_STATS/stats" >"$base.cdn.json" || die "cannot read the honest CDN's counters"
+        IFS=$'\t' read -r c_req c_429 c_late c_peak c_conns c_ranges < <("$VENV/bin/python" - "$base.cdn.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+r = s["ranges"]
+rng = f"{r['min']}/{r['median']}/{r['max']}" if r["count"] else "-"
+print(s["requests"], s["refused_429"], s["refused_429_late"], s["peak_demand"], s["data_connections"], rng, sep="\t")
+PY
+) \
+            || die "cannot parse $base.cdn.json"
+        cdn0=0; cdn1=$c_req
+    fi
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     local us ss rss
     read -r _ us ss rss < <(tail -n 1 "$tf") || true
@@ -303,9 +340,9 @@ run_tool() {
         note="$note: $(last_line "$logf") (log: ${logf#"$ROOT"/})"
     fi
     log "$sc: $tool: $status wall ${wall}s ${note:+($note)}"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$tool" "$run" "$status" "$wall" \
-        "${us:-}" "${ss:-}" "${rss:-}" "$nbytes" "$((hub1 - hub0))" "$((cdn1 - cdn0))" "$what" \
-        "$(printf '%s' "$note" | clean_field 200)" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$tool" "$run" \
+        "$status" "$wall" "${us:-}" "${ss:-}" "${rss:-}" "$nbytes" "$((hub1 - hub0))" "$((cdn1 - cdn0))" "$what" \
+        "$(printf '%s' "$note" | clean_field 200)" "$c_429" "$c_late" "$c_peak" "$c_conns" "$c_ranges" >>"$RESULTS"
     rm -rf "$out" "$RUN/home-$sc-$tool-$run"
     sync
     sleep 1
@@ -331,8 +368,11 @@ run_scenario() {
         throttled) lat=30; cdn_port=$CDN_SLOW_PORT; cap=$((CONN_CAP * PER_CONN_RATE)); conn_args=(--connections 16) ;;
         fast) lat=0; cdn_port=$CDN_FAST_PORT ;;
         small) lat=20; cdn_port=$CDN_FAST_PORT ;;
+        honest) lat=30; cdn_port=$HONEST_PORT; cap=$((HONEST_MAX_IN_FLIGHT * HONEST_RATE)) ;;
         *) die "unknown scenario $sc" ;;
     esac
+    HONEST_STATS=
+    if [[ $sc == honest ]]; then HONEST_STATS=http://127.0.0.1:$HONEST_PORT/_bench; fi
     local repo_id total nfiles ndirs big_path big_size big_sha
     IFS='|' read -r repo_id total nfiles ndirs big_path big_size big_sha < <("$VENV/bin/python" - "$MANIFEST" <<'PY'
 import json, sys
@@ -347,6 +387,7 @@ PY
         throttled) desc="1 × $(human_size "$big_size") LFS file + $((nfiles - 1)) regular files; CDN limit_rate 8 MiB/s per connection, limit_conn $CONN_CAP per IP (429 above); Hub front end +$lat ms per request" ;;
         fast) desc="1 × $(human_size "$big_size") LFS file; unthrottled loopback CDN; no added latency" ;;
         small) desc="$nfiles regular git files of 1–16 KiB in $ndirs folders, served by the Hub front end (+$lat ms per request)" ;;
+        honest) desc="1 × $(human_size "$big_size") LFS file; CDN bench/honest_cdn.py: 8 MiB/s per connection counted over the connection's whole life (token bucket, burst $((HONEST_BURST / 1024)) KiB), 429 (Retry-After: 1) above $HONEST_MAX_IN_FLIGHT requests at once; Hub front end +$lat ms per request" ;;
     esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$total" "$nfiles" "$lat" "$cap" "$desc" >>"$SCEN"
     log "scenario $sc: $desc"
@@ -473,12 +514,16 @@ main() {
         fi
     done
 
-    for p in "$CDN_SLOW_PORT" "$CDN_FAST_PORT" "$FRONT_PORT"; do
+    for p in "$CDN_SLOW_PORT" "$CDN_FAST_PORT" "$FRONT_PORT" "$HONEST_PORT"; do
         if port_busy "$p"; then die "port $p is in use; set BENCH_PORT_BASE to a free range"; fi
     done
     T_TIMED=$EPOCHREALTIME
     start_nginx
     log "nginx CDN on 127.0.0.1:$CDN_SLOW_PORT (throttled) and :$CDN_FAST_PORT (fast); front end on :$FRONT_PORT"
+    if [[ " ${SCENARIOS[*]} " == *" honest "* ]]; then
+        start_honest_cdn
+        log "honest CDN on 127.0.0.1:$HONEST_PORT (request log: $RUN/honest-cdn-requests.log)"
+    fi
     if ((PIN)); then log "pinned: servers on CPUs $SRV_CPUS, clients on CPUs $CLI_CPUS"; fi
 
     LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
@@ -496,6 +541,10 @@ main() {
     rc=0
     "$VENV/bin/python" "$BENCH_DIR/report.py" "$RESULTS" "$SCEN" >"$REPORT" || rc=$?
     ((rc == 0 || rc == 3)) || die "report.py failed"
+    if [[ -s $RUN/honest-cdn-requests.log ]]; then
+        "$VENV/bin/python" "$BENCH_DIR/honest_log.py" "$RUN/honest-cdn-requests.log" "$RESULTS" >>"$REPORT" \
+            || log "honest_log.py failed; the report has no time breakdown"
+    fi
     ELAPSED=$(awk -v a="$T_START" -v t="$T_TIMED" -v b="$EPOCHREALTIME" \
         'BEGIN { printf "%.0f s (setup %.0f s + servers and timed runs %.0f s)", b - a, t - a, b - t }')
 
@@ -507,7 +556,12 @@ main() {
     local pin_txt="no pinning" size_txt="full size"
     if ((PIN)); then pin_txt="taskset servers $SRV_CPUS / clients $CLI_CPUS"; fi
     if ((QUICK)); then size_txt="--quick"; fi
-    CONTEXT="$(date -u '+%Y-%m-%d %H:%M UTC') · $hfdl_version (commit $git_rev) · $NCPU × ${cpu:-unknown CPU}"
+    local build_txt="commit $git_rev"
+    if [[ -n $HFDL_GIVEN && -n $HFDL_BIN ]]; then
+        # a given binary was not built from this tree: say which file it was, and when it was built
+        build_txt="HFDL_BIN=$HFDL_BIN built $(date -u -r "$HFDL_BIN" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$HFDL_BIN" | cut -c1-12); bench at commit $git_rev"
+    fi
+    CONTEXT="$(date -u '+%Y-%m-%d %H:%M UTC') · $hfdl_version ($build_txt) · $NCPU × ${cpu:-unknown CPU}"
     CONTEXT+=" · $(uname -r) · nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') · $pin_txt · $size_txt · runs $RUNS"
     CONTEXT+=" · load avg $LOAD_START→$LOAD_END · bench took $ELAPSED"
 
@@ -526,7 +580,9 @@ main() {
             echo
             echo "## $CONTEXT"
             echo
-            echo "Command: \`bench/run.sh --scenario $SCENARIO$( ((QUICK)) && echo ' --quick') --runs $RUNS\`"
+            echo "Command: \`bench/run.sh --scenario $SCENARIO$( ((QUICK)) && echo ' --quick') --runs $RUNS$(
+                [[ $TOOLS != "$DEFAULT_TOOLS" ]] && echo " --tools $TOOLS")$(
+                [[ $OUT_BASE != "$WORK/out" ]] && echo " --out-dir $OUT_BASE")\`"
             echo
             cat "$REPORT"
         } >>"$RECORD"
