@@ -152,24 +152,12 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Cuts the missing ranges into pieces of at most `piece` bytes.
-    /// Cuts the missing ranges into pieces of `piece` bytes, except the first `streams`, which
-    /// grow from `piece / streams` to `piece`: streams that start together then finish their
-    /// pieces one after another instead of in lock-step, so the completed prefix (and the
-    /// hasher behind it) advances steadily, and the last pieces do not all end at once with a
-    /// whole round left to hash.
-    pub(crate) fn new(missing: &[Range<u64>], piece: u64, min_split: u64, streams: usize) -> Self {
-        let streams = streams.max(1) as u64;
+    pub(crate) fn new(missing: &[Range<u64>], piece: u64, min_split: u64) -> Self {
         let mut pending = VecDeque::new();
         for r in missing {
             let mut start = r.start;
             while start < r.end {
-                let n = pending.len() as u64;
-                let size = if n < streams {
-                    (piece * (n + 1) / streams).max(min_split)
-                } else {
-                    piece
-                };
-                let end = start.saturating_add(size).min(r.end);
+                let end = start.saturating_add(piece).min(r.end);
                 pending.push_back(start..end);
                 start = end;
             }
@@ -268,7 +256,7 @@ mod tests {
 
     #[test]
     fn plans_split_then_steal_only_slow_pieces() {
-        let plan = Plan::new(std::slice::from_ref(&(0..100)), 40, 10, 1);
+        let plan = Plan::new(std::slice::from_ref(&(0..100)), 40, 10);
         assert_eq!(plan.piece_count(), 3);
         let take = |plan: &Plan| match plan.next() {
             Next::Piece(p) => p,
@@ -293,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_plan_is_finished_only_when_every_piece_is_done() {
-        let plan = Plan::new(std::slice::from_ref(&(0..80)), 40, 10, 1);
+        let plan = Plan::new(std::slice::from_ref(&(0..80)), 40, 10);
         assert!(!plan.is_finished(), "pieces are queued");
         let (Next::Piece(a), Next::Piece(b)) = (plan.next(), plan.next()) else {
             panic!("two pieces expected");
@@ -307,20 +295,8 @@ mod tests {
 
     #[test]
     fn small_remainders_are_not_split() {
-        let plan = Plan::new(std::slice::from_ref(&(0..15)), 40, 10, 1);
+        let plan = Plan::new(std::slice::from_ref(&(0..15)), 40, 10);
         let _a = plan.next();
         assert!(matches!(plan.next(), Next::Done));
-    }
-
-    #[test]
-    fn the_first_pieces_grow_so_streams_do_not_finish_together() {
-        let plan = Plan::new(std::slice::from_ref(&(0..1000)), 100, 10, 4);
-        let mut sizes = Vec::new();
-        while let Next::Piece(p) = plan.next() {
-            sizes.push(p.end.load(Ordering::Acquire) - p.pos.load(Ordering::Acquire));
-            p.pos.store(p.end.load(Ordering::Acquire), Ordering::Release);
-        }
-        assert_eq!(sizes[..6], [25, 50, 75, 100, 100, 100]);
-        assert_eq!(sizes.iter().sum::<u64>(), 1000);
     }
 }

@@ -195,12 +195,7 @@ async fn transfer(
         id,
         file: Arc::new(file),
         partial: partial.clone(),
-        plan: Plan::new(
-            &done.missing(whole),
-            piece,
-            ctx.tuning.min_split,
-            if split { ctx.connections } else { 1 },
-        ),
+        plan: Plan::new(&done.missing(whole), piece, ctx.tuning.min_split),
         prefix: Prefix::new(size, ctx.handoff.clone()),
         done: Mutex::new(done),
         url: Mutex::new(job.url.clone()),
