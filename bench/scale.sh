@@ -7,7 +7,9 @@
 #
 # Reuses what bench/run.sh sets up: its venv (bench/work/venv, with hf 2.4.0), bench/gen_repo.py
 # (the `small` scenario with BENCH_SMALL_FILES files of 1–16 KiB) and bench/hub_front.py (no added
-# latency). hfdl is target/release/hfdl (or $HFDL_BIN). Run bench/run.sh once first.
+# latency). hfdl is target/release/hfdl (or $HFDL_BIN). Run bench/run.sh once first. SCALE_OUT=DIR puts
+# the downloads and HF_HOME there (e.g. /dev/shm: ext4 slows down creating files right after many were
+# deleted, which would penalise whichever tool runs later).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,7 +53,7 @@ for n in "${SIZES[@]}"; do
     FRONT=$!
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/_bench/stats" >/dev/null && break; sleep 0.1; done
     id=$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_id"])' "$repo/manifest.json")
-    out=$WORK/scale-out-$n home=$WORK/scale-home-$n
+    out=${SCALE_OUT:-$WORK}/scale-out-$n home=${SCALE_OUT:-$WORK}/scale-home-$n
     rm -rf "$out" "$home" "$out-hf" "$home-hf"
     export HF_ENDPOINT=http://127.0.0.1:$PORT HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_TELEMETRY=1
     HF_HOME=$home measure "$n, hfdl --dry-run (list + plan)" "$HFDL" download "$id" --local-dir "$out" --dry-run -q

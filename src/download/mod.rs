@@ -236,11 +236,14 @@ pub(crate) async fn run(
     let (present, ordered) = sort_out_present(&ctx, ordered).await?;
     let mut stop = cancel.subscribe();
     let mut set = tokio::task::JoinSet::new();
+    let mut harvest = Harvest::default();
     let first = present.len();
-    for (index, result) in present.into_iter().enumerate() {
-        set.spawn(async move { (index, Ok(result)) });
-    }
+    harvest.results.extend(present.into_iter().enumerate());
     for (index, job) in (first..).zip(ordered) {
+        // Finished tasks are joined as the run goes, so memory does not grow with the files.
+        while let Some(joined) = set.try_join_next() {
+            harvest.take(joined?, &cancel);
+        }
         // Slots are taken in plan order, so files start in the order `schedule` chose.
         let slot = tokio::select! {
             slot = files.acquire() => slot,
@@ -256,7 +259,10 @@ pub(crate) async fn run(
             (index, outcome)
         });
     }
-    collect(set, &cancel).await
+    while let Some(joined) = set.join_next().await {
+        harvest.take(joined?, &cancel);
+    }
+    harvest.finish()
 }
 
 /// Checks in one pass on the blocking pool which files are already in place (adopting those
@@ -322,35 +328,44 @@ async fn fetch_one(ctx: &Arc<Ctx>, job: FileJob) -> Result<FileResult> {
     Ok(FileResult { file, outcome })
 }
 
-/// Gathers results in listing order; on the first failure, cancels the rest and lets them
-/// save their progress before returning the error.
-async fn collect(
-    mut set: tokio::task::JoinSet<(usize, Result<FileResult>)>,
-    cancel: &watch::Sender<bool>,
-) -> Result<Vec<FileResult>> {
-    let mut results = Vec::new();
-    let mut first_error: Option<anyhow::Error> = None;
-    while let Some(joined) = set.join_next().await {
-        match joined? {
-            (index, Ok(result)) => results.push((index, result)),
-            (_, Err(e)) => {
+/// The results gathered so far; on the first failure, the rest is cancelled and lets its
+/// files save their progress before the error is returned.
+#[derive(Default)]
+struct Harvest {
+    results: Vec<(usize, FileResult)>,
+    first_error: Option<anyhow::Error>,
+}
+
+impl Harvest {
+    fn take(
+        &mut self,
+        (index, outcome): (usize, Result<FileResult>),
+        cancel: &watch::Sender<bool>,
+    ) {
+        match outcome {
+            Ok(result) => self.results.push((index, result)),
+            Err(e) => {
                 let _ = cancel.send(true);
-                let interrupted = e.is::<Interrupted>();
-                if first_error.is_none()
-                    || first_error
-                        .as_ref()
-                        .is_some_and(|f| f.is::<Interrupted>() && !interrupted)
-                {
-                    first_error = Some(e);
+                // An interruption is reported only if nothing else failed.
+                let replace = self
+                    .first_error
+                    .as_ref()
+                    .is_none_or(|f| f.is::<Interrupted>() && !e.is::<Interrupted>());
+                if replace {
+                    self.first_error = Some(e);
                 }
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
+
+    /// The results in plan order, or the first error.
+    fn finish(mut self) -> Result<Vec<FileResult>> {
+        if let Some(e) = self.first_error {
+            return Err(e);
+        }
+        self.results.sort_by_key(|(i, _)| *i);
+        Ok(self.results.into_iter().map(|(_, r)| r).collect())
     }
-    results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 fn is_large(job: &FileJob, tuning: Tuning) -> bool {
