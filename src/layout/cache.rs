@@ -90,6 +90,11 @@ impl CacheLayout {
             .join(format!("{etag}.incomplete"))
     }
 
+    /// Held (shared) by every hfdl download running into this repo.
+    pub(crate) fn run_lock_path(&self) -> PathBuf {
+        self.locks_dir.join("hfdl-download.lock")
+    }
+
     pub(crate) fn lock_path(&self, etag: &ETag) -> PathBuf {
         self.locks_dir.join(format!("{etag}.lock"))
     }

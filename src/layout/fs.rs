@@ -135,6 +135,26 @@ impl FileLock {
     }
 }
 
+impl FileLock {
+    /// A shared `flock` held for a whole download run, so that `cache rm`/`prune` (which try
+    /// every lock of a repo exclusively) see the run between two files too. Never waits: many
+    /// runs share it, and where `flock` does nothing it protects nothing, as elsewhere.
+    pub(crate) fn share(path: &Path) -> io::Result<Self> {
+        ensure_dir(path.parent().expect("a lock file lives in a directory"))?;
+        let file = open_lock_file(path)?;
+        match file.try_lock_shared() {
+            Ok(()) | Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) if !is_unsupported_lock(&e) => return Err(e),
+            Err(std::fs::TryLockError::Error(_)) => {}
+        }
+        Ok(Self { file, owner: None })
+    }
+}
+
+fn is_unsupported_lock(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(37 | 38 | 95))
+}
+
 /// `create_dir_all`, but a `stat` first: `mkdir` on an existing directory takes the parent's
 /// lock, which many parallel small files contend for.
 pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {

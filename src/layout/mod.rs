@@ -156,6 +156,15 @@ impl Layout {
         Partial::at(hfdl_name(&self.legacy_partial(path, etag).data, &unique))
     }
 
+    /// Marks a download running into this target for `cache rm`/`prune` (see
+    /// [`FileLock::share`]); held until dropped. Only the cache has those commands.
+    pub(crate) fn hold_for_run(&self) -> io::Result<Option<FileLock>> {
+        match self {
+            Self::Cache(c) => FileLock::share(&c.run_lock_path()).map(Some),
+            Self::LocalDir(_) => Ok(None),
+        }
+    }
+
     /// The lock serialising work on one file (per blob in the cache, per path in a local dir).
     pub(crate) fn lock_path(&self, path: &RepoPath, etag: &ETag) -> PathBuf {
         match self {
