@@ -10,6 +10,8 @@ mod cli;
 mod commands;
 mod download;
 mod dry_run;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hub;
 mod layout;
 mod output;

@@ -7,9 +7,9 @@
 mod commit;
 mod connection;
 mod governor;
-mod journal;
+pub(crate) mod journal;
 mod pool;
-mod ranges;
+pub(crate) mod ranges;
 mod transfer;
 mod verify;
 
