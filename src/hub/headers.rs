@@ -39,7 +39,8 @@ pub(crate) fn file_size(headers: &HeaderMap, is_redirect: bool) -> Option<u64> {
     linked.or_else(|| if is_redirect { None } else { length() })
 }
 
-/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL may be `*`).
+/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL may be `*`), with
+/// `START <= END < TOTAL`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ContentRange {
     pub(crate) start: u64,
@@ -47,6 +48,7 @@ pub(crate) struct ContentRange {
     pub(crate) total: Option<u64>,
 }
 
+/// `Content-Range`, if it is well-formed and consistent.
 pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     let value = text(headers, "content-range")?;
     let rest = value.strip_prefix("bytes")?.trim_start();
@@ -58,7 +60,9 @@ pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     } else {
         Some(total.trim().parse().ok()?)
     };
-    (start <= end_inclusive).then_some(ContentRange {
+    // RFC 9110 §14.4: invalid if last-pos < first-pos or complete-length <= last-pos.
+    let is_valid = start <= end_inclusive && total.is_none_or(|total| end_inclusive < total);
+    is_valid.then_some(ContentRange {
         start,
         end_inclusive,
         total,
@@ -113,6 +117,10 @@ mod tests {
             ("bytes 0-9/100", Some((0, 9, Some(100)))),
             ("bytes 5-5/*", Some((5, 5, None))),
             ("bytes 9-5/100", None),
+            ("bytes 0-99/100", Some((0, 99, Some(100)))),
+            ("bytes 0-100/100", None),
+            // Found by fuzzing (`headers`, minimised): the range ended past the total.
+            ("bytes5-9/8", None),
             ("items 0-9/100", None),
             ("bytes 0-x/100", None),
         ];
