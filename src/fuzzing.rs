@@ -348,7 +348,8 @@ impl Env for FuzzEnv {
 }
 
 /// `--include`/`--exclude` patterns and paths, one per line: `+PATTERN` allows, `-PATTERN`
-/// denies, anything else is a path to match. A pattern without wildcards matches only itself.
+/// denies, anything else is a path to match. Every pattern compiles (Python's `fnmatch`, which
+/// `hf download` uses, refuses none), and one without wildcards matches only itself.
 pub fn patterns(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (mut allow, mut deny, mut paths) = (Vec::new(), Vec::new(), Vec::new());
@@ -359,10 +360,9 @@ pub fn patterns(data: &[u8]) {
             _ => paths.push(line),
         }
     }
-    if let Ok(filter) = Filter::new(&allow, &deny) {
-        for path in &paths {
-            let _ = filter.matches(path);
-        }
+    let filter = Filter::new(&allow, &deny).expect("fnmatch accepts every pattern");
+    for path in &paths {
+        let _ = filter.matches(path);
     }
     for path in paths {
         let literal =
