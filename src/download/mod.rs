@@ -8,9 +8,9 @@ mod adaptive;
 mod commit;
 mod connection;
 mod governor;
-mod journal;
+pub(crate) mod journal;
 mod pool;
-mod ranges;
+pub(crate) mod ranges;
 mod transfer;
 mod verify;
 

@@ -39,7 +39,8 @@ pub(crate) fn file_size(headers: &HeaderMap, is_redirect: bool) -> Option<u64> {
     linked.or_else(|| if is_redirect { None } else { length() })
 }
 
-/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL may be `*`).
+/// A parsed `Content-Range: bytes START-END/TOTAL` (END inclusive; TOTAL may be `*`), with
+/// `START <= END < TOTAL`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ContentRange {
     pub(crate) start: u64,
@@ -47,6 +48,7 @@ pub(crate) struct ContentRange {
     pub(crate) total: Option<u64>,
 }
 
+/// `Content-Range`, if it is well-formed and consistent.
 pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     let value = text(headers, "content-range")?;
     let rest = value.strip_prefix("bytes")?.trim_start();
@@ -58,7 +60,9 @@ pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     } else {
         Some(total.trim().parse().ok()?)
     };
-    (start <= end_inclusive).then_some(ContentRange {
+    // RFC 9110 §14.4: invalid if last-pos < first-pos or complete-length <= last-pos.
+    let is_valid = start <= end_inclusive && total.is_none_or(|total| end_inclusive < total);
+    is_valid.then_some(ContentRange {
         start,
         end_inclusive,
         total,
@@ -66,20 +70,77 @@ pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
 }
 
 /// The `rel="next"` target of a `Link` header.
+///
+/// Parsed as RFC 8288 §3 writes it, because a cut-short listing looks complete: the target is
+/// what lies between `<` and `>` (commas and semicolons included), parameters may be quoted
+/// strings holding `,` or `;`, and `rel` is a list of relation types. See:
+/// <https://www.rfc-editor.org/rfc/rfc8288#section-3>
 pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all("link")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|part| {
-            let (target, params) = part.split_once(';')?;
-            let is_next = params
-                .split(';')
-                .any(|p| p.trim().replace(' ', "") == "rel=\"next\"" || p.trim() == "rel=next");
-            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-            is_next.then(|| target.to_owned())
-        })
+        .find_map(next_in_link_value)
+}
+
+fn next_in_link_value(value: &str) -> Option<String> {
+    let mut rest = value;
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let Some(open) = rest.strip_prefix('<') else {
+            rest = split_unquoted(rest, ',').1;
+            continue;
+        };
+        let (target, after) = open.split_once('>')?;
+        let (params, tail) = split_unquoted(after, ',');
+        // A stray `<` starts the target again; blanks and quotes are never part of a URI.
+        let target = target.rsplit('<').next().unwrap_or(target).trim();
+        let is_uri =
+            !target.is_empty() && !target.contains(|c: char| c.is_whitespace() || c == '"');
+        if is_uri && has_next_rel(params) {
+            return Some(target.to_owned());
+        }
+        rest = tail;
+    }
+    None
+}
+
+/// Whether the first `rel` of `; name=value` parameters lists `next` (case-insensitively).
+fn has_next_rel(params: &str) -> bool {
+    let Some(mut params) = params.trim_start().strip_prefix(';') else {
+        return false;
+    };
+    while !params.is_empty() {
+        let (param, tail) = split_unquoted(params, ';');
+        params = tail;
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        if name.trim().eq_ignore_ascii_case("rel") {
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            return value
+                .split_ascii_whitespace()
+                .any(|rel| rel.eq_ignore_ascii_case("next"));
+        }
+    }
+    false
+}
+
+/// Splits at the first `delim` outside a quoted string (`"..."`, with `\` escapes).
+fn split_unquoted(s: &str, delim: char) -> (&str, &str) {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            _ if c == delim && !quoted => return (&s[..i], &s[i + c.len_utf8()..]),
+            _ => {}
+        }
+    }
+    (s, "")
 }
 
 /// `Retry-After` in seconds (HTTP dates are ignored, as the official client does).
@@ -113,6 +174,10 @@ mod tests {
             ("bytes 0-9/100", Some((0, 9, Some(100)))),
             ("bytes 5-5/*", Some((5, 5, None))),
             ("bytes 9-5/100", None),
+            ("bytes 0-99/100", Some((0, 99, Some(100)))),
+            ("bytes 0-100/100", None),
+            // Found by fuzzing (`headers`, minimised): the range ended past the total.
+            ("bytes5-9/8", None),
             ("items 0-9/100", None),
             ("bytes 0-x/100", None),
         ];
@@ -146,5 +211,47 @@ mod tests {
         )]);
         assert_eq!(next_link(&h).as_deref(), Some("https://h/api/x?cursor=2"));
         assert_eq!(next_link(&headers(&[])), None);
+    }
+
+    #[test]
+    fn link_targets_and_params_follow_rfc_8288() {
+        let cases = [
+            (
+                "<https://h/a?c=1,2;x>; rel=\"next\"",
+                Some("https://h/a?c=1,2;x"),
+            ),
+            (
+                "<https://h/p>; rel=prev, <https://h/n>; REL=NEXT",
+                Some("https://h/n"),
+            ),
+            ("<https://h/n>; rel=\"last next\"", Some("https://h/n")),
+            (
+                "<https://h/l>; rel=\"last\", <https://h/n>; rel = \"next\"",
+                Some("https://h/n"),
+            ),
+            // Found by fuzzing (`headers`, round trip of a seed): a quoted parameter holding `,`
+            // and `;` cut the link short, so the next page was never fetched.
+            (
+                "<8388608>; title=\"a, b; rel=\\\"x\\\"\"; rel=\"last next\"",
+                Some("8388608"),
+            ),
+            ("junk, <https://h/n>; rel=next", Some("https://h/n")),
+            // Found by fuzzing a first draft of this parser: a stray `<` made the target
+            // `", <https://h/p?a=3`.
+            (
+                "<\", <https://h/p?a=3>; rel=\"next\"",
+                Some("https://h/p?a=3"),
+            ),
+            ("<https://h/a b>; rel=next", None),
+            ("<https://h/n>; title=\"rel=next\"", None),
+            ("<https://h/n>; rel=\"nextpage\"", None),
+            ("<>; rel=next", None),
+            ("<https://h/n; rel=next", None),
+            ("<https://h/n>; rel=prev; rel=next", None),
+        ];
+        for (value, want) in cases {
+            let got = next_link(&headers(&[("link", value)]));
+            assert_eq!(got.as_deref(), want, "{value}");
+        }
     }
 }

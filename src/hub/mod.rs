@@ -6,8 +6,8 @@
 //! `reqwest` types to callers except the bytes of a body.
 
 mod error;
-mod headers;
-mod types;
+pub(crate) mod headers;
+pub(crate) mod types;
 
 use std::fmt;
 use std::path::PathBuf;
