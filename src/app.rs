@@ -88,9 +88,6 @@ async fn fetch(
     layout
         .prepare()
         .with_context(|| format!("failed to prepare `{}`", target_dir(request).display()))?;
-    let _running = layout
-        .hold_for_run()
-        .with_context(|| format!("failed to lock `{}`", target_dir(request).display()))?;
     let jobs = files
         .into_iter()
         .map(|file| FileJob {

@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tokio::sync::watch;
 pub(crate) use verify::hash_file;
 
@@ -234,6 +234,15 @@ pub(crate) async fn run(
         committer: commit::Committer::start(),
     });
     let (present, ordered) = sort_out_present(&ctx, ordered).await?;
+    // Seen by `cache rm`/`prune` between two files; not taken when nothing is to be fetched,
+    // so a rerun over a complete cache writes nothing at all.
+    let _running = match ordered.is_empty() {
+        true => None,
+        false => ctx
+            .layout
+            .hold_for_run()
+            .context("failed to lock the download target")?,
+    };
     let mut stop = cancel.subscribe();
     let mut set = tokio::task::JoinSet::new();
     let mut harvest = Harvest::default();
