@@ -290,7 +290,9 @@ pub(super) fn is_stale(owner: &Path) -> bool {
             .find_map(|l| l.strip_prefix(key).map(str::to_owned))
     };
     let dead_here = field("host=").is_some_and(|h| h == hostname())
-        && field("pid=").is_some_and(|pid| !Path::new("/proc").join(pid).exists())
+        && field("pid=")
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
         && Path::new("/proc/self").exists();
     silent || dead_here
 }
@@ -350,6 +352,19 @@ mod tests {
         assert_eq!(rel, PathBuf::from("../../../../blobs/e"));
         let rel = relative_path(Path::new("/c/m/snapshots/abc"), Path::new("/c/m/blobs/e"));
         assert_eq!(rel, PathBuf::from("../../blobs/e"));
+    }
+
+    #[test]
+    fn an_owner_file_whose_pid_is_no_number_is_not_judged_by_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        // `/proc/../proc` exists: read as a path, this would pass for a live process, and
+        // `/proc/../nonexistent` for a dead one; neither is a pid.
+        fs::write(&owner, format!("pid=../nonexistent\nhost={}\n", hostname())).unwrap();
+        assert!(
+            !is_stale(&owner),
+            "a fresh owner file with a bogus pid stands"
+        );
     }
 
     #[test]

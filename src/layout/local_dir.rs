@@ -146,7 +146,12 @@ impl LocalDirLayout {
         let meta = Metadata {
             commit: lines.next()?.trim().to_owned(),
             etag: lines.next()?.trim().to_owned(),
-            timestamp: lines.next()?.trim().parse().ok()?,
+            timestamp: lines
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+                .filter(|t: &f64| t.is_finite())?,
         };
         let modified = fs::metadata(self.file(path)).ok()?.modified().ok()?;
         let mtime = modified
@@ -240,5 +245,8 @@ mod tests {
             fs::read_to_string(tmp.path().join(".cache/huggingface/.gitignore")).unwrap(),
             "*"
         );
+        // A timestamp of `inf` would make any later change of the file look recorded.
+        fs::write(dir.metadata_path(&path), format!("{commit}\n{etag}\ninf\n")).unwrap();
+        assert_eq!(dir.read_metadata(&path), None);
     }
 }
