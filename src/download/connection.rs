@@ -330,11 +330,7 @@ async fn stream(
     let opened = match opened {
         Some(body) => Ok(body),
         None => {
-            let bulk = state
-                .job
-                .file
-                .size
-                .is_some_and(|s| s > ctx.tuning.split_threshold);
+            let bulk = super::is_large(&state.job, ctx.tuning);
             ctx.hub
                 .open(&url, (pos, ranged_end), bulk, &state.subject)
                 .await

@@ -99,9 +99,7 @@ async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option
 
 /// Is this file fetched as several ranges (and resumable across runs)?
 fn is_split(ctx: &Ctx, job: &FileJob) -> bool {
-    job.file
-        .size
-        .is_some_and(|s| s > ctx.tuning.split_threshold)
+    super::is_large(job, ctx.tuning)
 }
 
 /// Syncs the verified file, moves it into place and releases the lock. Small files are synced

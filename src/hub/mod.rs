@@ -152,13 +152,14 @@ impl FileBody {
 /// `rustls_native_certs::load_native_certs` reads `SSL_CERT_FILE`/`SSL_CERT_DIR` itself; it is
 /// called only when the settings found both unset, so the environment keeps one reader.
 fn trusted_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let from_der = |found: rustls_native_certs::CertificateResult| -> Vec<reqwest::Certificate> {
+        let certs = found.certs.iter();
+        certs
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect()
+    };
     let Some(ca) = &config.ca else {
-        let found = rustls_native_certs::load_native_certs();
-        let certs = found
-            .certs
-            .iter()
-            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-        return Ok(certs.collect());
+        return Ok(from_der(rustls_native_certs::load_native_certs()));
     };
     let named = || {
         format!(
@@ -177,11 +178,7 @@ fn trusted_roots(config: &HubConfig) -> anyhow::Result<Vec<reqwest::Certificate>
         if let Some(e) = found.errors.first() {
             anyhow::bail!("cannot read {}: {e}", named());
         }
-        let certs = found
-            .certs
-            .iter()
-            .filter_map(|der| reqwest::Certificate::from_der(der).ok());
-        certs.collect()
+        from_der(found)
     } else {
         let pem =
             std::fs::read(&ca.path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", named()))?;

@@ -21,7 +21,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::fs::{
-    ensure_dir, relative_path, symlink_relative, write_atomic, write_durable, write_private,
+    ensure_dir, read_ref_file, relative_path, symlink_relative, write_atomic, write_private,
+    write_ref_file,
 };
 use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
 
@@ -107,17 +108,12 @@ impl CacheLayout {
 
     /// The commit a ref points to, if the ref is cached.
     pub(crate) fn read_ref(&self, revision: &Revision) -> Option<CommitHash> {
-        let text = fs::read_to_string(self.ref_path(revision)).ok()?;
-        CommitHash::parse(text.trim())
+        read_ref_file(&self.ref_path(revision))
     }
 
     /// Records `revision -> commit`, unless the revision is that commit; rewrites only changes.
     pub(crate) fn write_ref(&self, revision: &Revision, commit: &CommitHash) -> io::Result<()> {
-        if revision.as_str() == commit.as_str() || self.read_ref(revision).as_ref() == Some(commit)
-        {
-            return Ok(());
-        }
-        write_durable(&self.ref_path(revision), commit.as_str().as_bytes())
+        write_ref_file(&self.ref_path(revision), revision, commit)
     }
 
     fn tree_path(&self, commit: &CommitHash) -> PathBuf {

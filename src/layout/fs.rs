@@ -15,6 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use crate::repo::{CommitHash, Revision};
+
 /// How long an owner file may go without a heartbeat before it is considered abandoned.
 const STALE_AFTER: Duration = Duration::from_secs(60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
@@ -58,6 +60,24 @@ fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> io::Re
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// The commit a ref file names (`refs/<revision>`), if it is there and valid.
+pub(crate) fn read_ref_file(path: &Path) -> Option<CommitHash> {
+    CommitHash::parse(fs::read_to_string(path).ok()?.trim())
+}
+
+/// Records `revision -> commit` at `path`, unless the revision is that commit; rewrites only
+/// changes, durably (other tools trust refs blindly).
+pub(crate) fn write_ref_file(
+    path: &Path,
+    revision: &Revision,
+    commit: &CommitHash,
+) -> io::Result<()> {
+    if revision.as_str() == commit.as_str() || read_ref_file(path).as_ref() == Some(commit) {
+        return Ok(());
+    }
+    write_durable(path, commit.as_str().as_bytes())
 }
 
 /// Makes the entries of `dir` (a rename into it, say) durable.

@@ -27,7 +27,9 @@ use base64::Engine;
 use sha1::{Digest, Sha1};
 
 use super::cache::CACHEDIR_TAG;
-use super::fs::{ensure_dir, python_timestamp, write_atomic, write_durable, write_private};
+use super::fs::{
+    ensure_dir, python_timestamp, read_ref_file, write_atomic, write_private, write_ref_file,
+};
 use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
 /// What `.metadata` says about a file.
@@ -114,16 +116,12 @@ impl LocalDirLayout {
     /// The commit a revision had when it was last downloaded here (hfdl's
     /// `.cache/huggingface/refs/<revision>`; official clients ignore it).
     pub(crate) fn read_ref(&self, revision: &Revision) -> Option<CommitHash> {
-        CommitHash::parse(fs::read_to_string(self.ref_path(revision)).ok()?.trim())
+        read_ref_file(&self.ref_path(revision))
     }
 
     /// Records `revision -> commit` unless the revision is that commit.
     pub(crate) fn write_ref(&self, revision: &Revision, commit: &CommitHash) -> io::Result<()> {
-        if revision.as_str() == commit.as_str() || self.read_ref(revision).as_ref() == Some(commit)
-        {
-            return Ok(());
-        }
-        write_durable(&self.ref_path(revision), commit.as_str().as_bytes())
+        write_ref_file(&self.ref_path(revision), revision, commit)
     }
 
     fn tree_path(&self, commit: &CommitHash) -> PathBuf {
