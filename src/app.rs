@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
 
+use crate::bucket::{Bucket, ManifestFile};
 use crate::download::{self, FileJob, FileResult, Outcome, Reporter, RunOptions, Session, Tuning};
 use crate::dry_run;
 use crate::hub::{HubClient, HubError, RemoteFile};
@@ -32,6 +33,12 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
             Layout::Cache(CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks))
         }
         Target::LocalDir(dir) => Layout::LocalDir(LocalDirLayout::new(dir)),
+        Target::Bucket(b) => Layout::Bucket(Bucket::open(
+            b.url.clone(),
+            b.s3.clone(),
+            crate::hub::service_client(&settings.hub)?,
+            b.spool.clone(),
+        )?),
     };
     let single = match &request.selection {
         Selection::One(path) => Some(path.clone()),
@@ -85,9 +92,6 @@ async fn fetch(
     files: Vec<RemoteFile>,
     reporter: Arc<dyn Reporter>,
 ) -> Result<Vec<FileResult>> {
-    layout
-        .prepare()
-        .with_context(|| format!("failed to prepare `{}`", target_dir(request).display()))?;
     let jobs = files
         .into_iter()
         .map(|file| FileJob {
@@ -99,9 +103,9 @@ async fn fetch(
     let interrupt = tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
     let session = Session {
         hub,
-        layout,
+        layout: layout.clone(),
         repo: request.repo.clone(),
-        commit,
+        commit: commit.clone(),
     };
     let options = RunOptions {
         max_workers: request.max_workers,
@@ -111,7 +115,22 @@ async fn fetch(
     };
     let result = download::run(session, jobs, options, reporter, cancel).await;
     interrupt.abort();
-    result
+    let results = result?;
+    let files = results
+        .iter()
+        .map(|r| ManifestFile {
+            path: r.file.path.to_string(),
+            size: r.file.size.unwrap_or(0),
+            etag: r.file.etag.to_string(),
+        })
+        .collect();
+    layout.mark_complete(&commit, files).with_context(|| {
+        format!(
+            "failed to record the download in `{}`",
+            target_name(request)
+        )
+    })?;
+    Ok(results)
 }
 
 /// The `--format json` document of a download.
@@ -165,7 +184,7 @@ fn from_disk(
     single: Option<&RepoPath>,
 ) -> Result<PathBuf> {
     let (repo, revision) = (&request.repo, &request.revision);
-    let target = target_dir(request).display();
+    let target = target_name(request);
     let Some(commit) = known_commit(request, layout) else {
         bail!("revision `{revision}` of {repo} was never downloaded to `{target}`");
     };
@@ -218,7 +237,7 @@ fn known_commit(request: &DownloadRequest, layout: &Layout) -> Option<CommitHash
             Layout::LocalDir(_) => {
                 CacheLayout::new(&request.hub_cache, &request.repo).read_ref(revision)
             }
-            Layout::Cache(_) => None,
+            Layout::Cache(_) | Layout::Bucket(_) => None,
         })
 }
 
@@ -275,6 +294,9 @@ async fn plan(
         }
     };
     if !request.dry_run {
+        layout
+            .prepare()
+            .with_context(|| format!("failed to prepare `{}`", target_name(request)))?;
         record(layout, request, &commit, complete.as_deref())?;
     }
     Ok((commit, files))
@@ -327,7 +349,7 @@ fn record(
     commit: &CommitHash,
     listing: Option<&[RemoteFile]>,
 ) -> Result<()> {
-    let target = target_dir(request).display();
+    let target = target_name(request);
     layout
         .write_ref(&request.revision, commit)
         .with_context(|| {
@@ -344,9 +366,11 @@ fn record(
     Ok(())
 }
 
-fn target_dir(request: &DownloadRequest) -> &std::path::Path {
+/// The target as shown in messages: a folder, or a bucket URL.
+fn target_name(request: &DownloadRequest) -> String {
     match &request.target {
-        Target::Cache(dir) | Target::LocalDir(dir) => dir,
+        Target::Cache(dir) | Target::LocalDir(dir) => dir.display().to_string(),
+        Target::Bucket(b) => b.url.to_string(),
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) async fn run(settings: CacheSettings) -> Result<()> {
             target,
             hub,
             json,
-        } => verify::verify(&repo, &revision, target, *hub, json).await,
+        } => verify::verify(&repo, &revision, *target, *hub, json).await,
     }
 }
 

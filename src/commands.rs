@@ -112,6 +112,9 @@ fn print_env(report: &EnvReport, json: bool) {
                 format!("{} (from {})", ca.path.display(), ca.var)
             }),
         ),
+        ("s3_endpoint", report.s3.endpoint_label()),
+        ("s3_region", report.s3.region.clone()),
+        ("s3_credentials", s3_credentials(&report.s3)),
     ];
     if json {
         let map: serde_json::Map<String, serde_json::Value> = rows
@@ -121,8 +124,24 @@ fn print_env(report: &EnvReport, json: bool) {
         output::line(&serde_json::Value::Object(map).to_string());
     } else {
         for (key, value) in rows {
-            output::line(&format!("{key:<12} {value}"));
+            output::line(&format!("{key:<14} {value}"));
         }
+    }
+}
+
+/// Which S3 credentials are set, never their values.
+fn s3_credentials(s3: &crate::bucket::S3Config) -> String {
+    let set: Vec<&str> = [
+        ("AWS_ACCESS_KEY_ID", s3.access_key_id.is_some()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.is_some()),
+        ("AWS_SESSION_TOKEN", s3.session_token.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    match set.as_slice() {
+        [] => "none (anonymous requests)".to_owned(),
+        names => format!("{} set", names.join(", ")),
     }
 }
 

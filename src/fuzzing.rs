@@ -326,7 +326,9 @@ pub fn reference(data: &[u8]) {
     if let Selection::One(path) = &request.selection {
         check_repo_path(path);
     }
-    let (Target::Cache(dir) | Target::LocalDir(dir)) = &request.target;
+    let (Target::Cache(dir) | Target::LocalDir(dir)) = &request.target else {
+        return;
+    };
     assert!(dir.is_absolute(), "{}", dir.display());
 }
 

@@ -5,6 +5,7 @@
 //! and the modules keep their `pub(crate)` boundaries.
 
 mod app;
+mod bucket;
 mod cache_cmd;
 mod cli;
 mod commands;

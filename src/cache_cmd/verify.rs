@@ -1,4 +1,5 @@
-//! `hfdl cache verify`: re-hashes a cached snapshot or a local directory against the Hub's
+//! `hfdl cache verify`: re-hashes a cached snapshot, a local directory or a bucket prefix (its
+//! objects read back) against the Hub's
 //! listing of the commit, and reports corrupt, missing and extra files.
 
 use std::collections::BTreeMap;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::download::hash_file;
+use crate::bucket::Bucket;
+use crate::download::{Hasher, hash_file};
 use crate::hub::{HubClient, HubConfig, RemoteFile};
 use crate::layout::{CacheLayout, local_files};
 use crate::output;
@@ -37,18 +39,38 @@ pub(super) async fn verify(
     repo: &Repo,
     revision: &Revision,
     target: Target,
-    hub: HubConfig,
+    hub_config: HubConfig,
     json: bool,
 ) -> Result<()> {
-    let hub = HubClient::new(hub)?;
-    let (root, commit) = verify_root(&hub, repo, revision, target).await?;
-    let remote = (hub.list_files(repo, &commit).await)
-        .with_context(|| format!("failed to list the files of {repo} at `{commit}`"))?;
-    let walk_root = root.clone();
-    let local = tokio::task::spawn_blocking(move || local_files(&walk_root))
-        .await?
-        .with_context(|| format!("failed to list the files in `{}`", root.display()))?;
-    let result = compare(remote, local).await?;
+    let hub = hub_config.clone();
+    let client = HubClient::new(hub.clone())?;
+    let hub = &client;
+    let (result, commit, root) = match target {
+        Target::Bucket(b) => {
+            let bucket = Bucket::open(
+                b.url,
+                b.s3,
+                crate::hub::service_client(&hub_config)?,
+                b.spool,
+            )?;
+            let commit = match revision.as_commit().or_else(|| bucket.read_ref(revision)) {
+                Some(commit) => commit,
+                None => remote_commit(hub, repo, revision).await?,
+            };
+            let remote = listing(hub, repo, &commit).await?;
+            let root = PathBuf::from(bucket.url().to_string());
+            (compare_bucket(&bucket, remote).await?, commit, root)
+        }
+        target => {
+            let (root, commit) = verify_root(hub, repo, revision, target).await?;
+            let remote = listing(hub, repo, &commit).await?;
+            let walk_root = root.clone();
+            let local = tokio::task::spawn_blocking(move || local_files(&walk_root))
+                .await?
+                .with_context(|| format!("failed to list the files in `{}`", root.display()))?;
+            (compare(remote, local).await?, commit, root)
+        }
+    };
     if json {
         output::line(&verification_json(&result, repo, &commit, &root));
     } else {
@@ -72,11 +94,9 @@ async fn verify_root(
     revision: &Revision,
     target: Target,
 ) -> Result<(PathBuf, CommitHash)> {
-    let remote_commit = async || {
-        (hub.commit_for(repo, revision).await)
-            .with_context(|| format!("failed to resolve revision `{revision}` of {repo}"))
-    };
+    let remote_commit = async || remote_commit(hub, repo, revision).await;
     match target {
+        Target::Bucket(b) => unreachable!("buckets are verified by `compare_bucket`: {}", b.url),
         Target::LocalDir(dir) => {
             if !dir.is_dir() {
                 bail!("local directory `{}` does not exist", dir.display());
@@ -103,6 +123,77 @@ async fn verify_root(
             Ok((snapshot, commit))
         }
     }
+}
+
+async fn remote_commit(hub: &HubClient, repo: &Repo, revision: &Revision) -> Result<CommitHash> {
+    (hub.commit_for(repo, revision).await)
+        .with_context(|| format!("failed to resolve revision `{revision}` of {repo}"))
+}
+
+async fn listing(hub: &HubClient, repo: &Repo, commit: &CommitHash) -> Result<Vec<RemoteFile>> {
+    (hub.list_files(repo, commit).await)
+        .with_context(|| format!("failed to list the files of {repo} at `{commit}`"))
+}
+
+/// Reads back every object the Hub lists and hashes it (one at a time: the bucket's runtime
+/// streams it), and lists the objects the Hub does not know.
+async fn compare_bucket(bucket: &Bucket, remote: Vec<RemoteFile>) -> Result<Verification> {
+    let bucket = bucket.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut result = Verification::default();
+        let mut objects = bucket.object_sizes()?;
+        for file in remote {
+            if objects.remove(file.path.as_str()).is_none() {
+                result.missing.push(file.path.to_string());
+                continue;
+            }
+            result.checked += 1;
+            result.corrupt.extend(check_object(&bucket, &file)?);
+        }
+        result.extra = objects
+            .into_keys()
+            .filter(|k| !k.starts_with(".hfdl/"))
+            .collect();
+        result.extra.sort();
+        result.missing.sort();
+        Ok(result)
+    })
+    .await?
+}
+
+fn check_object(bucket: &Bucket, file: &RemoteFile) -> Result<Option<Mismatch>> {
+    let checksum = file.etag.checksum();
+    let hasher = Arc::new(std::sync::Mutex::new(Some(Hasher::new(
+        checksum,
+        file.size.unwrap_or(0),
+    ))));
+    let feed = hasher.clone();
+    let len = bucket
+        .read_object(&file.path, move |bytes| {
+            if let Some(h) = feed.lock().expect("hasher").as_mut() {
+                h.update(bytes);
+            }
+        })?
+        .unwrap_or(0);
+    let digest = hasher
+        .lock()
+        .expect("hasher")
+        .take()
+        .and_then(Hasher::finish);
+    let (expected, actual, algorithm) = match (digest, checksum) {
+        (Some(digest), Checksum::Sha256) => (file.etag.to_string(), digest, "sha256"),
+        (Some(digest), _) => (file.etag.to_string(), digest, "git-sha1"),
+        (None, _) => {
+            let expected = file.size.unwrap_or(len);
+            (format!("{expected} bytes"), format!("{len} bytes"), "size")
+        }
+    };
+    Ok((expected != actual).then(|| Mismatch {
+        path: file.path.to_string(),
+        expected,
+        actual,
+        algorithm,
+    }))
 }
 
 /// Hashes every local file the Hub lists, a few at a time on blocking threads.

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::watch;
-pub(crate) use verify::hash_file;
+pub(crate) use verify::{Hasher, hash_file};
 
 use crate::hub::{HubClient, RemoteFile, Subject};
 use crate::layout::Layout;

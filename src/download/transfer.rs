@@ -14,7 +14,7 @@ use super::journal;
 use super::ranges::{Plan, RangeSet};
 use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
 use super::{ChecksumMismatch, Ctx, FileJob, Outcome};
-use crate::layout::{FileLock, Partial, Presence, ensure_dir};
+use crate::layout::{FileClaim, Partial, Presence, ensure_dir};
 use crate::repo::Checksum;
 
 /// Brings one file into place. Holds the file's lock while working on it.
@@ -50,7 +50,7 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, job: Arc<FileJob>, id: usize) -> Result
 
 /// A file locked and opened for download, with what of it is already done.
 struct Started {
-    lock: FileLock,
+    lock: FileClaim,
     file: File,
     done: RangeSet,
     partial: Partial,
@@ -66,13 +66,10 @@ async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option
     let (ctx, job) = (ctx.clone(), job.clone());
     tokio::task::spawn_blocking(move || {
         let large = is_split(&ctx, &job);
-        let lock_path = ctx.layout.lock_path(&job.file.path, &job.file.etag);
-        let lock = if large {
-            FileLock::acquire(&lock_path)
-        } else {
-            FileLock::acquire_flock_only(&lock_path)
-        }
-        .with_context(|| format!("failed to lock `{}`", job.file.path))?;
+        let lock = ctx
+            .layout
+            .claim(&job.file.path, &job.file.etag, large)
+            .with_context(|| format!("failed to claim `{}`", job.file.path))?;
         if !ctx.force && in_place_blocking(&ctx, &job)? {
             return Ok(None);
         }
@@ -109,7 +106,7 @@ async fn finish(
     job: &Arc<FileJob>,
     file: Arc<File>,
     partial: Partial,
-    lock: FileLock,
+    lock: FileClaim,
 ) -> Result<()> {
     let (layout, commit, remote) = (ctx.layout.clone(), ctx.commit.clone(), job.file.clone());
     let large = is_split(ctx, job);

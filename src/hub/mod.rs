@@ -224,6 +224,52 @@ fn proxies(config: &ProxyConfig) -> anyhow::Result<Vec<reqwest::Proxy>> {
     Ok(out)
 }
 
+/// The settings every client of a run shares: explicit proxies, the CA roots `settings`
+/// resolved (and no built-in ones: a CA variable replaces the system roots), the user agent and
+/// timeouts, and no `Referer` on redirects (hf-mirror.com answers a foreign one with an HTML
+/// page).
+struct BaseBuilder {
+    proxies: Vec<reqwest::Proxy>,
+    roots: Vec<reqwest::Certificate>,
+    user_agent: String,
+    connect_timeout: Duration,
+    stall_timeout: Duration,
+}
+
+fn base_builder(config: &HubConfig) -> anyhow::Result<BaseBuilder> {
+    Ok(BaseBuilder {
+        proxies: proxies(&config.proxy)?,
+        roots: trusted_roots(config)?,
+        user_agent: config.user_agent.clone(),
+        connect_timeout: config.connect_timeout,
+        stall_timeout: config.stall_timeout,
+    })
+}
+
+impl BaseBuilder {
+    fn clone_builder(&self) -> reqwest::ClientBuilder {
+        let mut b = Client::builder().no_proxy().tls_built_in_root_certs(false);
+        for proxy in &self.proxies {
+            b = b.proxy(proxy.clone());
+        }
+        for cert in &self.roots {
+            b = b.add_root_certificate(cert.clone());
+        }
+        b.user_agent(self.user_agent.clone())
+            .referer(false)
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.stall_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+    }
+}
+
+/// A client for other services of the run (an S3 bucket), with the run's proxies, CA roots,
+/// user agent and timeouts; it never carries the Hub token.
+pub(crate) fn service_client(config: &HubConfig) -> anyhow::Result<Client> {
+    Ok(base_builder(config)?.clone_builder().build()?)
+}
+
 fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
@@ -242,24 +288,8 @@ impl HubClient {
                     || from.is_some_and(|f| same_origin(attempt.url(), &f)));
             if ok { attempt.follow() } else { attempt.stop() }
         });
-        let tls_roots = trusted_roots(&config)?;
-        let proxies = proxies(&config.proxy)?;
-        let builder = || {
-            let mut b = Client::builder().no_proxy();
-            for proxy in &proxies {
-                b = b.proxy(proxy.clone());
-            }
-            for cert in &tls_roots {
-                b = b.add_root_certificate(cert.clone());
-            }
-            // No `Referer` on redirects: hf-mirror.com answers a foreign one with an HTML page.
-            b.user_agent(config.user_agent.clone())
-                .referer(false)
-                .connect_timeout(config.connect_timeout)
-                .read_timeout(config.stall_timeout)
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(30))
-        };
+        let base = base_builder(&config)?;
+        let builder = || base.clone_builder();
         Ok(Self {
             api: builder().redirect(api_policy).build()?,
             // Bulk bytes stay on HTTP/1.1: a mirror's per-connection cap applies per TCP

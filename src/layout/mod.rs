@@ -1,8 +1,10 @@
-//! Where bytes live on disk: the hub cache or a local directory, behind one interface.
+//! Where bytes live: the hub cache or a local directory on disk, or a bucket prefix, behind
+//! one interface: the download target the engine writes to.
 //!
-//! The layout answers "is this file already there?", names the partial file, its journal and
-//! its lock, and moves a verified file into place. It decides nothing about downloading and
-//! never speaks HTTP.
+//! The layout answers "is this file already there?", names the partial file and its journal,
+//! takes the file's claim (a lock on disk, a lease in a bucket), and moves a verified file into
+//! place. It decides nothing about downloading. The disk layouts never speak HTTP; a bucket
+//! target delegates to `bucket`, which speaks S3 and nothing of the Hub.
 
 mod cache;
 mod fs;
@@ -20,6 +22,7 @@ pub(crate) use scan::{
     REPO_TYPES, claim, local_files, scan_cache,
 };
 
+use crate::bucket::{Bucket, Lease, ManifestFile};
 use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
 /// Whether a file is already where it belongs.
@@ -72,6 +75,27 @@ fn hfdl_name(legacy: &Path, unique: &str) -> PathBuf {
 pub(crate) enum Layout {
     Cache(CacheLayout),
     LocalDir(LocalDirLayout),
+    /// Objects under an `s3://` prefix; files are downloaded and verified in a local spool
+    /// folder first.
+    Bucket(Bucket),
+}
+
+/// A file's claim, held while working on it: a lock on disk, a lease in a bucket.
+/// Held only for what dropping it does (unlock, release).
+#[expect(dead_code, reason = "the claims are held for their `Drop`, never read")]
+pub(crate) enum FileClaim {
+    Lock(FileLock),
+    Lease(Lease),
+}
+
+/// The spool file of a bucket's file: `<spool>/<etag>.<path digest>.incomplete` (never
+/// written; the partials are named from it as on disk).
+fn spool_name(bucket: &Bucket, path: &RepoPath, etag: &ETag) -> PathBuf {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(path.as_str().as_bytes()));
+    bucket
+        .spool()
+        .join(format!("{etag}.{}.incomplete", &digest[..16]))
 }
 
 impl Layout {
@@ -80,6 +104,7 @@ impl Layout {
         match self {
             Self::Cache(c) => c.prepare(),
             Self::LocalDir(d) => d.prepare(),
+            Self::Bucket(b) => b.prepare(),
         }
     }
 
@@ -102,6 +127,8 @@ impl Layout {
             }
             Self::Cache(c) if c.has_blob(etag) => Presence::Adopt,
             Self::Cache(_) => Presence::Missing,
+            Self::Bucket(b) if b.has(commit, path, etag) => Presence::Complete,
+            Self::Bucket(_) => Presence::Missing,
             Self::LocalDir(d) => {
                 let file = d.file(path);
                 if !std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
@@ -126,6 +153,7 @@ impl Layout {
             Self::LocalDir(d) => d
                 .read_metadata(path)
                 .is_some_and(|m| m.commit == commit.as_str()),
+            Self::Bucket(b) => b.has_file_at(commit, path),
         }
     }
 
@@ -145,6 +173,7 @@ impl Layout {
         let data = match self {
             Self::Cache(c) => c.incomplete(etag),
             Self::LocalDir(d) => d.incomplete(path, etag),
+            Self::Bucket(b) => spool_name(b, path, etag),
         };
         Partial::at(data)
     }
@@ -161,15 +190,28 @@ impl Layout {
     pub(crate) fn hold_for_run(&self) -> io::Result<Option<FileLock>> {
         match self {
             Self::Cache(c) => FileLock::share(&c.run_lock_path()).map(Some),
-            Self::LocalDir(_) => Ok(None),
+            Self::LocalDir(_) | Self::Bucket(_) => Ok(None),
         }
     }
 
-    /// The lock serialising work on one file (per blob in the cache, per path in a local dir).
+    /// The lock serialising work on one file (per blob in the cache, per path in a local dir
+    /// and, for a bucket's spool, per file).
     pub(crate) fn lock_path(&self, path: &RepoPath, etag: &ETag) -> PathBuf {
         match self {
             Self::Cache(c) => c.lock_path(etag),
             Self::LocalDir(d) => d.lock_path(path),
+            Self::Bucket(b) => spool_name(b, path, etag).with_extension("lock"),
+        }
+    }
+
+    /// Takes a file's claim, waiting while another process holds it: on disk the full lock
+    /// (`full`: `flock` and an owner file, for files resumed across runs) or `flock` alone; in a
+    /// bucket the file's lease, which other writers into the prefix respect.
+    pub(crate) fn claim(&self, path: &RepoPath, etag: &ETag, full: bool) -> io::Result<FileClaim> {
+        match self {
+            Self::Bucket(b) => b.lease(path).map(FileClaim::Lease),
+            _ if full => FileLock::acquire(&self.lock_path(path, etag)).map(FileClaim::Lock),
+            _ => FileLock::acquire_flock_only(&self.lock_path(path, etag)).map(FileClaim::Lock),
         }
     }
 
@@ -184,6 +226,10 @@ impl Layout {
         match self {
             Self::Cache(c) => c.finalize(data, etag, commit, path),
             Self::LocalDir(d) => d.finalize(data, etag, commit, path),
+            Self::Bucket(b) => {
+                b.upload(data, path, etag, commit)?;
+                std::fs::remove_file(data)
+            }
         }
     }
 
@@ -198,6 +244,8 @@ impl Layout {
         let folders = match self {
             Self::Cache(c) => [c.blob(etag), c.pointer(commit, path)],
             Self::LocalDir(d) => [d.file(path), d.metadata_path(path)],
+            // An object is durable once its upload completed.
+            Self::Bucket(_) => return Ok(()),
         };
         for file in folders {
             fs::sync_dir(file.parent().expect("placed files live in a folder"))?;
@@ -215,6 +263,8 @@ impl Layout {
         match self {
             Self::Cache(c) => c.link(etag, commit, path),
             Self::LocalDir(d) => d.write_metadata(path, commit, etag),
+            // A bucket's presence is never `Adopt`.
+            Self::Bucket(_) => Ok(()),
         }
     }
 
@@ -223,6 +273,7 @@ impl Layout {
         match self {
             Self::Cache(c) => c.read_ref(revision),
             Self::LocalDir(d) => d.read_ref(revision),
+            Self::Bucket(b) => b.read_ref(revision),
         }
     }
 
@@ -230,6 +281,7 @@ impl Layout {
         match self {
             Self::Cache(c) => c.prepare().and_then(|()| c.write_ref(revision, commit)),
             Self::LocalDir(d) => d.write_ref(revision, commit),
+            Self::Bucket(b) => b.write_ref(revision, commit),
         }
     }
 
@@ -238,6 +290,7 @@ impl Layout {
         match self {
             Self::Cache(c) => c.read_tree(commit),
             Self::LocalDir(d) => d.read_tree(commit),
+            Self::Bucket(b) => b.read_tree(commit),
         }
     }
 
@@ -245,6 +298,24 @@ impl Layout {
         match self {
             Self::Cache(c) => c.write_tree(commit, bytes),
             Self::LocalDir(d) => d.write_tree(commit, bytes),
+            Self::Bucket(b) => b.write_tree(commit, bytes),
+        }
+    }
+
+    /// Records that the download of these files at this commit is complete, after all of them
+    /// are in place: a bucket's `complete/<commit>.json` (on disk each file's own record says
+    /// so). Then aborts the multipart uploads dead writers left in the bucket.
+    pub(crate) fn mark_complete(
+        &self,
+        commit: &CommitHash,
+        files: Vec<ManifestFile>,
+    ) -> io::Result<()> {
+        match self {
+            Self::Bucket(b) => {
+                b.mark_complete(commit, files)?;
+                b.sweep_uploads().map(|_| ())
+            }
+            Self::Cache(_) | Self::LocalDir(_) => Ok(()),
         }
     }
 
@@ -255,6 +326,8 @@ impl Layout {
             (Self::Cache(c), Some(path)) => c.pointer(commit, path),
             (Self::LocalDir(d), None) => d.root().to_owned(),
             (Self::LocalDir(d), Some(path)) => d.file(path),
+            (Self::Bucket(b), None) => PathBuf::from(b.url().to_string()),
+            (Self::Bucket(b), Some(path)) => PathBuf::from(format!("{}/{path}", b.url())),
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::bucket::{BucketUrl, S3Config};
 use crate::cli::{DownloadArgs, FormatArg, OutputArgs};
 use crate::hub::{CaSource, HubConfig, ProxyConfig, Token};
 use crate::repo::{Repo, RepoPath, Revision};
@@ -81,6 +82,17 @@ pub(crate) enum Target {
     Cache(PathBuf),
     /// Plain files in a directory.
     LocalDir(PathBuf),
+    /// Objects under an `s3://bucket/prefix` (`--local-dir s3://…`).
+    Bucket(BucketTarget),
+}
+
+/// A bucket prefix as the target: where, how to reach it, and the node-local spool folder
+/// where files in flight are downloaded and verified before their upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BucketTarget {
+    pub(crate) url: BucketUrl,
+    pub(crate) s3: S3Config,
+    pub(crate) spool: PathBuf,
 }
 
 /// Everything `hfdl download` needs, resolved.
@@ -341,17 +353,17 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         filenames.push(path);
     }
     let selection = selection(filenames, args.include, args.exclude, &mut warnings)?;
-    for dir in [&args.local_dir, &args.cache_dir].into_iter().flatten() {
-        refuse_url(dir)?;
+    if let Some(dir) = &args.cache_dir {
+        refuse_url(dir, "--cache-dir")?;
     }
     let target = match (args.local_dir, args.cache_dir) {
-        (Some(dir), _) => Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
+        (Some(dir), _) => local_dir_target(&dir, paths, env)?,
         (None, Some(dir)) => Target::Cache(absolute(&expand_tilde(&dir.to_string_lossy(), env))?),
         (None, None) => Target::Cache(absolute(&paths.hub_cache)?),
     };
     let hub_cache = match &target {
         Target::Cache(dir) => dir.clone(),
-        Target::LocalDir(_) => absolute(&paths.hub_cache)?,
+        Target::LocalDir(_) | Target::Bucket(_) => absolute(&paths.hub_cache)?,
     };
     Ok(DownloadRequest {
         hub_cache,
@@ -372,9 +384,9 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
     })
 }
 
-/// A `scheme://` target (`s3://bucket/prefix`) is a URL, not a folder: refused (exit 2) until
-/// bucket targets exist, never created as `./s3:/bucket/prefix`.
-fn refuse_url(dir: &Path) -> Result<()> {
+/// A `scheme://` target other than a bucket `--local-dir s3://…` is a URL, not a folder:
+/// refused (exit 2), never created as `./gs:/bucket/prefix`.
+fn refuse_url(dir: &Path, flag: &str) -> Result<()> {
     let text = dir.to_string_lossy();
     match text.split_once("://") {
         Some((scheme, _))
@@ -383,13 +395,88 @@ fn refuse_url(dir: &Path) -> Result<()> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
         {
+            let supported = if flag == "--local-dir" {
+                "only `s3://bucket/prefix` URLs are supported as a target"
+            } else {
+                "a bucket can only be a `--local-dir s3://bucket/prefix` target"
+            };
             Err(usage(format!(
-                "`{text}` is a URL: downloading into `{scheme}://` targets is not supported yet; \
+                "`{text}` is a URL: {flag} does not take `{scheme}://` URLs; {supported}, or \
                  pass a local folder"
             )))
         }
         _ => Ok(()),
     }
+}
+
+/// A bucket target with its S3 settings and spool folder.
+fn bucket_target(url: BucketUrl, paths: &Paths, env: &dyn Env) -> Result<Target> {
+    Ok(Target::Bucket(BucketTarget {
+        spool: spool_dir(&url, paths, env)?,
+        s3: s3_config(env)?,
+        url,
+    }))
+}
+
+/// `--local-dir`: a bucket URL (`s3://…`), or a folder; other URLs are refused.
+fn local_dir_target(dir: &Path, paths: &Paths, env: &dyn Env) -> Result<Target> {
+    match BucketUrl::parse(&dir.to_string_lossy()) {
+        Some(url) => bucket_target(url.map_err(usage)?, paths, env),
+        None => {
+            refuse_url(dir, "--local-dir")?;
+            Ok(Target::LocalDir(absolute(&expand_tilde(
+                &dir.to_string_lossy(),
+                env,
+            ))?))
+        }
+    }
+}
+
+/// The standard `AWS_*` variables, as the AWS CLI and SDKs read them.
+pub(crate) fn s3_config(env: &dyn Env) -> Result<S3Config> {
+    let var = |k: &str| {
+        env.var(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let endpoint = var("AWS_ENDPOINT_URL_S3")
+        .or_else(|| var("AWS_ENDPOINT_URL"))
+        .map(|e| e.trim_end_matches('/').to_owned());
+    let allow_http = var("AWS_ALLOW_HTTP").is_some_and(|v| is_true(Some(v)));
+    if let Some(e) = &endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            return Err(usage(format!(
+                "invalid AWS_ENDPOINT_URL `{e}`: expected an http:// or https:// URL"
+            )));
+        }
+        if e.starts_with("http://") && !allow_http {
+            return Err(usage(format!(
+                "AWS_ENDPOINT_URL `{e}` is plain http://; set AWS_ALLOW_HTTP=true to allow it"
+            )));
+        }
+    }
+    Ok(S3Config {
+        endpoint,
+        region: var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+        session_token: var("AWS_SESSION_TOKEN"),
+        allow_http,
+    })
+}
+
+/// `HFDL_SPOOL_DIR`, else `HF_HOME/hfdl/spool/<digest of the URL>`: node-local room for the
+/// files in flight to a bucket.
+fn spool_dir(url: &BucketUrl, paths: &Paths, env: &dyn Env) -> Result<PathBuf> {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(url.to_string().as_bytes()));
+    let base = match env.var("HFDL_SPOOL_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => expand_tilde(&dir, env),
+        None => paths.hf_home.join("hfdl").join("spool"),
+    };
+    absolute(&base.join(&digest[..16]))
 }
 
 /// `--json` or `--format json`.

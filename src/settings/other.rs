@@ -9,6 +9,7 @@ use super::{
     Env, Paths, Target, TokenSource, absolute, expand_tilde, hub_config, token_path,
     token_with_source, wants_json,
 };
+use crate::bucket::S3Config;
 use crate::cli::{AuthCommand, CacheCommand, Command};
 use crate::hub::{CaSource, HubConfig, ProxyConfig};
 use crate::repo::{Repo, Revision};
@@ -24,6 +25,8 @@ pub(crate) struct EnvReport {
     pub(crate) offline: bool,
     pub(crate) proxy: ProxyConfig,
     pub(crate) ca: Option<CaSource>,
+    /// For `--local-dir s3://…` targets.
+    pub(crate) s3: S3Config,
 }
 
 /// The settings of the commands other than `download`.
@@ -72,7 +75,7 @@ pub(crate) enum CacheSettings {
     Verify {
         repo: Repo,
         revision: Revision,
-        target: Target,
+        target: Box<Target>,
         hub: Box<HubConfig>,
         json: bool,
     },
@@ -123,6 +126,7 @@ fn env_report(paths: &Paths, env: &dyn Env) -> Result<EnvReport> {
         offline: hub.offline,
         proxy: hub.proxy,
         ca: hub.ca,
+        s3: super::s3_config(env)?,
     })
 }
 
@@ -164,15 +168,13 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
             let reference =
                 RepoRef::parse(&args.repo_id, args.repo_type, args.revision.as_deref())?;
             let target = match args.local_dir {
-                Some(dir) => {
-                    Target::LocalDir(absolute(&expand_tilde(&dir.to_string_lossy(), env))?)
-                }
+                Some(dir) => super::local_dir_target(&dir, paths, env)?,
                 None => Target::Cache(cache_dir(args.cache.cache_dir, paths, env)?),
             };
             CacheSettings::Verify {
                 repo: reference.repo,
                 revision: reference.revision,
-                target,
+                target: Box::new(target),
                 hub: Box::new(hub_config(args.hub.endpoint, args.hub.token, paths, env)?),
                 json: wants_json(&args.output),
             }

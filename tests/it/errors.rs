@@ -151,11 +151,22 @@ fn impossible_durations_are_usage_errors_not_panics() {
 fn a_url_as_target_is_refused_not_created_as_a_folder() {
     let hub = hub();
     let env = TestEnv::new(&hub.url());
-    for flag in ["--local-dir", "--cache-dir"] {
-        let (code, err) = fail(&env, &["org/tiny", flag, "s3://models/m1"]);
-        assert_eq!(code, 2, "{flag}: {err}");
-        assert!(err.contains("s3://models/m1"), "{err}");
+    // A bucket is a `--local-dir` target only; other schemes are not supported.
+    let refused = [
+        ("--local-dir", "gs://models/m1"),
+        ("--local-dir", "az://models/m1"),
+        ("--cache-dir", "s3://models/m1"),
+    ];
+    for (flag, url) in refused {
+        let (code, err) = fail(&env, &["org/tiny", flag, url]);
+        assert_eq!(code, 2, "{flag} {url}: {err}");
+        assert!(err.contains(url), "{err}");
     }
-    assert!(!std::path::Path::new("s3:").exists());
+    let (code, err) = fail(&env, &["org/tiny", "--local-dir", "s3://Not_A_Bucket/m1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a valid bucket name"), "{err}");
+    for scheme in ["s3:", "gs:", "az:"] {
+        assert!(!std::path::Path::new(scheme).exists());
+    }
     assert!(hub.requests().is_empty());
 }

@@ -47,3 +47,5 @@ mod real_model;
 
 // `hfdl cache ls|rm|prune|verify`, judged by the official client's cache scanner.
 mod cache_cmd;
+// Downloads into an S3 bucket (SeaweedFS from PyPI).
+mod bucket;
