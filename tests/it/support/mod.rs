@@ -6,6 +6,7 @@
 pub mod fake_hub;
 pub mod net;
 pub mod python;
+pub mod seaweed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
