@@ -70,6 +70,14 @@ fn assert_blobs_sound(cache: &Path, files: &[(&str, Vec<u8>, bool)]) {
     }
 }
 
+/// Whether the owner record of a large file's lock names this pid.
+fn holds_large_file(locks: &Path, pid_line: &str, files: &[(&str, Vec<u8>, bool)]) -> bool {
+    files.iter().filter(|f| f.1.len() > 8 * MIB).any(|f| {
+        let owner = locks.join(format!("{}.lock.owner", sha256_hex(&f.1)));
+        fs::read_to_string(owner).is_ok_and(|t| t.starts_with(pid_line))
+    })
+}
+
 #[test]
 fn three_nodes_share_one_cache_while_one_dies_and_the_official_client_finds_it_all() {
     let files = repo();
@@ -112,13 +120,16 @@ fn three_nodes_share_one_cache_while_one_dies_and_the_official_client_finds_it_a
         .collect();
     let mut runs = runs.into_iter();
     let victim = runs.next().unwrap();
-    // Kill node 1 once a third of the repo went out: it holds claims on large files then.
+    // Kill node 1 once a third of the repo went out, while it holds a claim on a large file.
+    let locks = hf_home(0).join("hub/.locks/models--org--m");
+    let victim_pid = format!("pid={}\n", victim.pid());
     let mid_way = poll(Duration::from_secs(30), || {
         served(&file_gets(&hub, Origin::Cdn)) > total as u64 / 3
+            && holds_large_file(&locks, &victim_pid, &files)
     });
     assert!(
         mid_way,
-        "the downloads did not start\n{}",
+        "node 1 never held a large file mid-way\n{}",
         victim.stderr_so_far()
     );
     victim.kill_9();
