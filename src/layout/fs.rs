@@ -3,10 +3,20 @@
 //!
 //! The lock is two-layered. `flock` on the lock file excludes other hfdl processes and the
 //! official client (its `filelock` uses `flock` on the same path). Because `flock` does nothing
-//! on some network filesystems, an owner file created with `O_EXCL` next to it names the holder
-//! (pid, host, start time) and carries a heartbeat (its mtime, touched every 10 s). An owner
-//! file is stale, and is broken, when its pid is dead on this host or its heartbeat is older
-//! than a minute.
+//! across nodes on some network filesystems (Lustre with `localflock`, GPFS, NFS without a lock
+//! manager, FUSE mounts), an owner file created with `O_EXCL` next to it names the holder and
+//! carries a heartbeat (its mtime, set from the holder's clock every 10 s).
+//!
+//! The owner record names the process (pid, start time) and where its pid means something:
+//! the host name, the kernel's boot id and the pid namespace. A record is stale, and is broken,
+//! when its heartbeat is older than a minute by the reader's clock, or when it was written in
+//! this very boot and pid namespace and its pid is gone. A record from another host, another
+//! container (same host name, other pid namespace) or an older hfdl is judged by heartbeat only.
+//!
+//! Where `O_EXCL` may not be exclusive between nodes (any filesystem not known to be local: two
+//! FUSE mounts of one SeaweedFS folder both "create" a name created within the same few
+//! milliseconds, the last writer winning), a claim is confirmed as in Fischer's timed mutual
+//! exclusion: written, then read back after [`CONFIRM_AFTER`]; it holds only if it is still ours.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -21,6 +31,9 @@ use crate::repo::{CommitHash, Revision};
 const STALE_AFTER: Duration = Duration::from_secs(60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(100);
+/// How long a claim on a filesystem that may be shared must stand before it is trusted: far
+/// longer than a create takes to reach the other nodes, far shorter than a large file's download.
+const CONFIRM_AFTER: Duration = Duration::from_millis(1000);
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename, with the
 /// umask's default mode (usually 0644) like the official client's files. Not synced: used for
@@ -133,25 +146,41 @@ fn owner_text(path: &Path) -> Option<String> {
 impl FileLock {
     /// Blocks until the lock at `path` is ours.
     pub(crate) fn acquire(path: &Path) -> io::Result<Self> {
-        let mut lock = Self::acquire_flock_only(path)?;
+        let mut lock = Self::flock(path)?;
         let owner = owner_path(path);
-        let claim = claim_owner_file(&owner)?;
-        heartbeats()
-            .lock()
-            .expect("heartbeat registry")
-            .insert(owner.clone());
-        lock.owner = Some((owner, claim));
+        let confirm = (!is_local_filesystem(&owner)).then_some(CONFIRM_AFTER);
+        let claim = claim_owner_file(&owner, confirm)?;
+        lock.hold(owner, claim);
         Ok(lock)
     }
 
-    /// `flock` only, without the owner file: for work whose correctness does not depend on the
-    /// lock (a small file written to a partial of its own), where the lock only avoids
-    /// downloading the same bytes twice.
+    /// For work whose correctness does not depend on the lock (a small file written to a
+    /// partial of its own), where the lock only avoids downloading the same bytes twice:
+    /// `flock`, plus on a filesystem that may be shared between nodes an unconfirmed owner
+    /// file (so other nodes wait too, unless they raced for it within milliseconds).
     pub(crate) fn acquire_flock_only(path: &Path) -> io::Result<Self> {
+        let mut lock = Self::flock(path)?;
+        let owner = owner_path(path);
+        if !is_local_filesystem(&owner) {
+            let claim = claim_owner_file(&owner, None)?;
+            lock.hold(owner, claim);
+        }
+        Ok(lock)
+    }
+
+    fn flock(path: &Path) -> io::Result<Self> {
         ensure_dir(path.parent().expect("a lock file lives in a directory"))?;
         let file = open_lock_file(path)?;
         lock_flock(&file)?;
         Ok(Self { file, owner: None })
+    }
+
+    fn hold(&mut self, owner: PathBuf, claim: String) {
+        heartbeats()
+            .lock()
+            .expect("heartbeat registry")
+            .insert(owner.clone());
+        self.owner = Some((owner, claim));
     }
 }
 
@@ -237,19 +266,19 @@ fn lock_flock(file: &File) -> io::Result<()> {
 }
 
 /// Creates the owner file, waiting while a live one exists and breaking a stale one; returns
-/// what it wrote there.
-fn claim_owner_file(owner: &Path) -> io::Result<String> {
-    let me = format!(
-        "pid={}\nhost={}\nstarted={}\n",
-        std::process::id(),
-        hostname(),
-        unix_now()
-    );
+/// what it wrote there. With `confirm`, a claim holds only if it still reads as ours that long
+/// after it was written (else another node's create overtook it, and this one waits).
+fn claim_owner_file(owner: &Path, confirm: Option<Duration>) -> io::Result<String> {
+    let me = owner_record();
     loop {
         match OpenOptions::new().write(true).create_new(true).open(owner) {
             Ok(mut file) => {
                 file.write_all(me.as_bytes())?;
-                return Ok(me);
+                // Closed here: a FUSE or NFS client sends the bytes on close.
+                drop(file);
+                if confirm.is_none_or(|after| claim_stands(owner, &me, after)) {
+                    return Ok(me);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 // Read before judging: if the file changes in between, the new one is judged
@@ -266,14 +295,84 @@ fn claim_owner_file(owner: &Path) -> io::Result<String> {
     }
 }
 
+/// Whether the owner file still holds `mine` after `after`.
+fn claim_stands(owner: &Path, mine: &str, after: Duration) -> bool {
+    std::thread::sleep(after);
+    owner_text(owner).as_deref() == Some(mine)
+}
+
+/// This process's owner record: pid and start time (to the microsecond: unique per claim),
+/// and where the pid means something (host name, boot id, pid namespace).
+fn owner_record() -> String {
+    let here = Whereabouts::current();
+    format!(
+        "pid={}\nhost={}\nboot={}\npidns={}\nstarted={}\n",
+        std::process::id(),
+        here.host,
+        here.boot,
+        here.pidns,
+        unix_now()
+    )
+}
+
+/// Where a pid is valid: one boot of one kernel, one pid namespace. The host name is kept for
+/// people reading the record (containers often share one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Whereabouts {
+    host: String,
+    boot: String,
+    pidns: String,
+}
+
+impl Whereabouts {
+    fn current() -> Self {
+        let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|b| b.trim().to_owned())
+            .unwrap_or_default();
+        let pidns = fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self {
+            host: hostname(),
+            boot,
+            pidns,
+        }
+    }
+
+    /// The whereabouts a record states, if it states all of them.
+    fn of_record(text: &str) -> Option<Self> {
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Some(Self {
+            host: field("host=")?,
+            boot: field("boot=")?,
+            pidns: field("pidns=")?,
+        })
+    }
+
+    /// Whether a pid from `self` can be looked up here: same host, boot and pid namespace,
+    /// all known.
+    fn is_here(&self) -> bool {
+        let here = Self::current();
+        !here.boot.is_empty() && !here.pidns.is_empty() && *self == here
+    }
+}
+
 /// Removes the owner file judged stale (whose text was `judged`), without ever removing another.
 ///
 /// Two processes may judge the same file stale; if one breaks it and claims the lock before the
 /// other acts, a plain `remove_file` by the second would delete the first one's fresh claim and
 /// both would hold the lock. So the file is first moved aside (atomic), and deleted only if it
-/// is the one judged; a fresh claim moved aside by mistake is put back, unless yet another
-/// claim took its place, which then stands.
+/// is the one judged; a fresh claim moved aside by mistake is put back (see [`put_back`]).
 fn break_stale(owner: &Path, judged: &str) {
+    break_stale_with(owner, judged, &PutBack::SYSTEM);
+}
+
+fn break_stale_with(owner: &Path, judged: &str, calls: &PutBack) {
     let mut name = owner.as_os_str().to_os_string();
     name.push(format!(
         ".stale-{}-{:08x}",
@@ -284,19 +383,70 @@ fn break_stale(owner: &Path, judged: &str) {
     if fs::rename(owner, &aside).is_err() {
         return;
     }
-    if owner_text(&aside).as_deref() != Some(judged) {
-        let cwd = rustix::fs::CWD;
-        let flags = rustix::fs::RenameFlags::NOREPLACE;
-        if rustix::fs::renameat_with(cwd, &aside, cwd, owner, flags).is_ok() {
-            return;
-        }
+    if owner_text(&aside).as_deref() == Some(judged) {
+        let _ = fs::remove_file(&aside);
+    } else {
+        put_back(&aside, owner, calls);
     }
-    let _ = fs::remove_file(&aside);
 }
 
-/// An owner file whose process is gone (same host) or whose heartbeat stopped.
+/// The two "create this name unless it exists" calls that put a claim back, as a seam: the
+/// Linux NFS client refuses `RENAME_NOREPLACE` with `EINVAL`, some FUSE filesystems refuse
+/// hard links.
+struct PutBack {
+    rename_noreplace: fn(&Path, &Path) -> io::Result<()>,
+    hard_link: fn(&Path, &Path) -> io::Result<()>,
+}
+
+impl PutBack {
+    const SYSTEM: Self = Self {
+        rename_noreplace: |from, to| {
+            let cwd = rustix::fs::CWD;
+            let flags = rustix::fs::RenameFlags::NOREPLACE;
+            rustix::fs::renameat_with(cwd, from, cwd, to, flags).map_err(io::Error::from)
+        },
+        hard_link: |from, to| fs::hard_link(from, to),
+    };
+}
+
+/// Puts a live claim moved aside by mistake back at `owner`, never over another claim:
+/// `renameat2(RENAME_NOREPLACE)`, else (refused, as on NFS) `link` then unlink. If another
+/// claim took the place meanwhile, it stands and the one aside is dropped (its holder finds on
+/// release that the lock is no longer its own). If neither call is supported, the claim stays
+/// aside rather than be deleted or written over another.
+fn put_back(aside: &Path, owner: &Path, calls: &PutBack) {
+    let taken = |e: &io::Error| e.kind() == io::ErrorKind::AlreadyExists;
+    match (calls.rename_noreplace)(aside, owner) {
+        Ok(()) => return,
+        Err(e) if taken(&e) => {
+            let _ = fs::remove_file(aside);
+            return;
+        }
+        Err(_) => {}
+    }
+    match (calls.hard_link)(aside, owner) {
+        Ok(()) => {
+            let _ = fs::remove_file(aside);
+        }
+        Err(e) if taken(&e) => {
+            let _ = fs::remove_file(aside);
+        }
+        Err(_) => {}
+    }
+}
+
+/// An owner file whose heartbeat stopped (by this client's clock), or whose process is gone
+/// when the record proves its pid is one of this boot and pid namespace.
+///
+/// The file is opened before its mtime is read: an NFS client revalidates attributes on open
+/// (close-to-open consistency), where a bare `stat` may answer from its attribute cache.
 pub(super) fn is_stale(owner: &Path) -> bool {
-    let Ok(meta) = fs::metadata(owner) else {
+    let Ok(mut file) = File::open(owner) else {
+        return false;
+    };
+    let mut text = String::new();
+    let _ = io::Read::read_to_string(&mut file, &mut text);
+    let Ok(meta) = file.metadata() else {
         return false;
     };
     let silent = meta
@@ -304,17 +454,42 @@ pub(super) fn is_stale(owner: &Path) -> bool {
         .ok()
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .is_some_and(|age| age > STALE_AFTER);
-    let text = fs::read_to_string(owner).unwrap_or_default();
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key).map(str::to_owned))
-    };
-    let dead_here = field("host=").is_some_and(|h| h == hostname())
-        && field("pid=")
-            .and_then(|pid| pid.trim().parse::<u32>().ok())
-            .is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
-        && Path::new("/proc/self").exists();
-    silent || dead_here
+    silent || is_dead_here(&text)
+}
+
+/// Whether the record's process is known to be gone: its pid is a number, the record was
+/// written in this boot and pid namespace, and `/proc` (mounted here) has no such pid.
+fn is_dead_here(text: &str) -> bool {
+    let pid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .and_then(|pid| pid.trim().parse::<u32>().ok());
+    let here = Whereabouts::of_record(text).is_some_and(|w| w.is_here());
+    here && Path::new("/proc/self").exists()
+        && pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// Filesystems a lock file lives on that only this machine reaches (`statfs` type): there
+/// `O_EXCL` and `flock` are exclusive and a claim needs no confirmation. Anything else (NFS,
+/// Lustre, GPFS, CIFS, Ceph, FUSE, or unknown) may be shared by other nodes.
+fn is_local_filesystem(path: &Path) -> bool {
+    const LOCAL: &[u32] = &[
+        0xEF53,      // ext2/3/4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x0102_1994, // tmpfs
+        0x858_458F6, // ramfs
+        0x794C_7630, // overlayfs
+        0x2FC1_2FC1, // zfs
+        0xF2F5_2010, // f2fs
+        0xCA45_1A4E, // bcachefs
+        0x5265_4973, // reiserfs
+        0x3153_464A, // jfs
+        0x4D44,      // vfat
+        0x2011_BAB0, // exfat
+    ];
+    let dir = path.parent().unwrap_or(path);
+    rustix::fs::statfs(dir).is_ok_and(|st| LOCAL.contains(&(st.f_type as u32)))
 }
 
 fn hostname() -> String {
@@ -380,22 +555,27 @@ mod tests {
         let owner = owner_path(&dir.path().join("x.lock"));
         // `/proc/../proc` exists: read as a path, this would pass for a live process, and
         // `/proc/../nonexistent` for a dead one; neither is a pid.
-        fs::write(&owner, format!("pid=../nonexistent\nhost={}\n", hostname())).unwrap();
+        fs::write(&owner, record_here("../nonexistent")).unwrap();
         assert!(
             !is_stale(&owner),
             "a fresh owner file with a bogus pid stands"
         );
     }
 
+    /// A record of `pid` written in this boot and pid namespace.
+    fn record_here(pid: &str) -> String {
+        let here = Whereabouts::current();
+        format!(
+            "pid={pid}\nhost={}\nboot={}\npidns={}\nstarted=1.0\n",
+            here.host, here.boot, here.pidns
+        )
+    }
+
     #[test]
     fn stale_owner_files_are_broken() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join("x.lock");
-        fs::write(
-            owner_path(&lock),
-            format!("pid=999999999\nhost={}\n", hostname()),
-        )
-        .unwrap();
+        fs::write(owner_path(&lock), record_here("999999999")).unwrap();
         let held = FileLock::acquire(&lock).unwrap();
         let text = fs::read_to_string(owner_path(&lock)).unwrap();
         assert!(text.contains(&format!("pid={}", std::process::id())));
@@ -448,6 +628,119 @@ mod tests {
         // A fresh one from another host is respected.
         fs::write(owner_path(&lock), "pid=1\nhost=elsewhere\n").unwrap();
         assert!(!is_stale(&owner_path(&lock)));
+    }
+
+    #[test]
+    fn our_own_record_says_where_its_pid_is_valid() {
+        let me = owner_record();
+        assert!(me.contains(&format!("pid={}\n", std::process::id())));
+        let here = Whereabouts::of_record(&me).expect("host, boot id and pid namespace");
+        assert!(here.is_here());
+        assert!(here.boot.len() >= 32, "a boot id: {me}");
+        assert!(here.pidns.starts_with("pid:["), "a pid namespace: {me}");
+        assert!(!is_dead_here(&me), "we are alive");
+    }
+
+    #[test]
+    fn a_dead_pid_counts_only_in_this_boot_and_pid_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        let here = Whereabouts::current();
+        let dead = "999999999";
+        let cases = [
+            // Another container with the same host name: its pids are not ours to look up.
+            format!(
+                "pid={dead}\nhost={}\nboot={}\npidns=pid:[1]\n",
+                here.host, here.boot
+            ),
+            // Another machine with the same host name (another boot id).
+            format!(
+                "pid={dead}\nhost={}\nboot=00000000-0000-0000-0000-000000000000\npidns={}\n",
+                here.host, here.pidns
+            ),
+            // A record without boot id and namespace (an older hfdl): heartbeat only.
+            format!("pid={dead}\nhost={}\n", here.host),
+        ];
+        for record in cases {
+            fs::write(&owner, &record).unwrap();
+            assert!(!is_stale(&owner), "a fresh record is respected:\n{record}");
+        }
+        fs::write(&owner, record_here(dead)).unwrap();
+        assert!(
+            is_stale(&owner),
+            "the same boot and namespace: judged by pid"
+        );
+    }
+
+    /// Calls that refuse as the Linux NFS client does (`RENAME_NOREPLACE`: EINVAL).
+    const NFS: PutBack = PutBack {
+        rename_noreplace: |_, _| Err(io::Error::from_raw_os_error(22)),
+        hard_link: |from, to| fs::hard_link(from, to),
+    };
+
+    #[test]
+    fn where_rename_noreplace_is_refused_a_live_claim_moved_aside_is_linked_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        // Judged stale as "stale", but by the time it is moved aside another process broke
+        // that one and claimed the lock: what is moved aside is its live claim.
+        fs::write(&owner, "fresh").unwrap();
+        break_stale_with(&owner, "stale", &NFS);
+        assert_eq!(fs::read_to_string(&owner).unwrap(), "fresh", "put back");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "nothing left aside: {left:?}");
+        // The stale one itself is broken there too.
+        break_stale_with(&owner, "fresh", &NFS);
+        assert!(!owner.exists());
+    }
+
+    #[test]
+    fn where_neither_rename_noreplace_nor_link_works_a_live_claim_is_never_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        let refused = PutBack {
+            rename_noreplace: |_, _| Err(io::Error::from_raw_os_error(22)),
+            hard_link: |_, _| Err(io::Error::from_raw_os_error(1)),
+        };
+        fs::write(&owner, "fresh").unwrap();
+        break_stale_with(&owner, "stale", &refused);
+        let kept: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert_eq!(kept, ["fresh"], "the live claim survives (aside)");
+    }
+
+    #[test]
+    fn a_claim_overtaken_by_another_nodes_create_does_not_stand() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        fs::write(&owner, "mine").unwrap();
+        assert!(claim_stands(&owner, "mine", Duration::ZERO));
+        fs::write(&owner, "another node's").unwrap();
+        assert!(!claim_stands(&owner, "mine", Duration::ZERO));
+    }
+
+    #[test]
+    fn a_confirmed_claim_waits_out_an_overtaking_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = owner_path(&dir.path().join("x.lock"));
+        let (path, other) = (owner.clone(), record_here("1"));
+        // Another node's create lands while our claim is being confirmed, then it releases.
+        let racer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            fs::write(&path, &other).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            fs::remove_file(&path).unwrap();
+        });
+        let claim = claim_owner_file(&owner, Some(Duration::from_millis(300))).unwrap();
+        racer.join().unwrap();
+        assert_eq!(
+            fs::read_to_string(&owner).unwrap(),
+            claim,
+            "claimed after the other"
+        );
     }
 
     #[test]

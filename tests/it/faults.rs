@@ -118,23 +118,25 @@ impl Running {
         }
     }
 
-    fn pid(&self) -> String {
+    pub(crate) fn pid(&self) -> String {
         self.child.id().to_string()
     }
 
     /// Waits for the exit, at most until the hang guard; returns the output.
-    pub(crate) fn wait(mut self) -> Output {
+    pub(crate) fn wait(self) -> Output {
+        self.wait_for(HANG_GUARD)
+    }
+
+    /// Waits for the exit, at most `guard` since the start (a hang guard); returns the output.
+    pub(crate) fn wait_for(mut self, guard: Duration) -> Output {
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 break status;
             }
-            if self.started.elapsed() > HANG_GUARD {
+            if self.started.elapsed() > guard {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!(
-                    "hfdl still runs after {HANG_GUARD:?}\n{}",
-                    self.stderr_so_far()
-                );
+                panic!("hfdl still runs after {guard:?}\n{}", self.stderr_so_far());
             }
             std::thread::sleep(Duration::from_millis(20));
         };

@@ -45,6 +45,9 @@ mod network;
 // The real all-MiniLM-L6-v2 files through the fake Hub, loaded by transformers offline.
 mod real_model;
 
+// One hub cache shared by many nodes: FUSE mounts of one SeaweedFS folder, one node killed.
+mod clusters;
+
 // `hfdl cache ls|rm|prune|verify`, judged by the official client's cache scanner.
 mod cache_cmd;
 // Downloads into an S3 bucket (SeaweedFS from PyPI).
