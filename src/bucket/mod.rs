@@ -286,7 +286,7 @@ impl Bucket {
     /// Checks that the bucket exists and answers these credentials (a one-key listing of the
     /// bucket: some servers create a missing bucket on the first write), and creates the spool.
     pub(crate) fn prepare(&self) -> io::Result<()> {
-        crate::layout::ensure_dir(&self.inner.spool)?;
+        std::fs::create_dir_all(&self.inner.spool)?;
         let url = format!("{}?list-type=2&max-keys=1", self.bucket_url());
         self.signed(http::Method::GET, url)
             .map(|_| ())
