@@ -52,7 +52,8 @@ pub(crate) enum CacheCommand {
     },
     /// Delete cached repositories (`model/org/name`) or revisions (a commit hash).
     Rm {
-        /// What to delete: `model/org/name`, `dataset/org/name`, `space/org/name`, or a commit hash.
+        /// What to delete: `model/org/name`, `dataset/org/name`, `space/org/name`,
+        /// `kernel/org/name`, or a commit hash.
         #[arg(required = true, value_name = "TARGET")]
         targets: Vec<String>,
         #[command(flatten)]
@@ -177,6 +178,7 @@ pub(crate) enum RepoTypeArg {
     Model,
     Dataset,
     Space,
+    Kernel,
 }
 
 /// `--format` values.
@@ -193,7 +195,8 @@ pub(crate) enum FormatArg {
 /// The arguments of `hfdl download`.
 #[derive(Debug, Args)]
 pub(crate) struct DownloadArgs {
-    /// Repository to download from: `org/name`, `datasets/org/name` or `hf://datasets/org/name`.
+    /// Repository to download from: `org/name`, `datasets/org/name` (also `spaces/`,
+    /// `kernels/`) or `hf://datasets/org/name`.
     #[arg(value_name = "REPO_ID")]
     pub(crate) repo_id: String,
 

@@ -7,13 +7,14 @@
 
 use std::fmt;
 
-/// The three kinds of repositories the Hub hosts.
+/// The kinds of repositories the Hub hosts (kernels since huggingface_hub 1.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum RepoType {
     #[default]
     Model,
     Dataset,
     Space,
+    Kernel,
 }
 
 impl RepoType {
@@ -23,6 +24,7 @@ impl RepoType {
             Self::Model => "model",
             Self::Dataset => "dataset",
             Self::Space => "space",
+            Self::Kernel => "kernel",
         }
     }
 
@@ -32,6 +34,7 @@ impl RepoType {
             Self::Model => "models",
             Self::Dataset => "datasets",
             Self::Space => "spaces",
+            Self::Kernel => "kernels",
         }
     }
 
@@ -41,6 +44,7 @@ impl RepoType {
             "models" => Some(Self::Model),
             "datasets" => Some(Self::Dataset),
             "spaces" => Some(Self::Space),
+            "kernels" => Some(Self::Kernel),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl RepoType {
             Self::Model => "",
             Self::Dataset => "datasets/",
             Self::Space => "spaces/",
+            Self::Kernel => "kernels/",
         }
     }
 }

@@ -538,6 +538,13 @@ mod tests {
         assert_eq!(r.revision.as_str(), "refs/pr/1");
         let r = RepoRef::parse("hf://spaces/x/y", None, None).unwrap();
         assert_eq!((r.repo.kind, r.path), (RepoType::Space, None));
+        for kernel in [
+            RepoRef::parse("hf://kernels/org/relu/build.toml", None, None).unwrap(),
+            RepoRef::parse("kernels/org/relu", None, None).unwrap(),
+            RepoRef::parse("org/relu", Some(RepoTypeArg::Kernel), None).unwrap(),
+        ] {
+            assert_eq!(kernel.repo.folder_name(), "kernels--org--relu");
+        }
         let r = RepoRef::parse("hf://org/model/sub/", None, None).unwrap();
         assert_eq!(r.path.as_deref(), Some("sub/"));
         assert!(RepoRef::parse("bad--id/x", None, None).is_err());

@@ -44,3 +44,7 @@ mod real_model;
 
 // `hfdl cache ls|rm|prune|verify`, judged by the official client's cache scanner.
 mod cache_cmd;
+
+// What huggingface_hub 2.4 has, matched: kernel repos, `--format`, `cache ls` filters, `cache
+// verify --fail-on-*`, the shared Xet blob store; judged by `hf` 2.4.
+mod parity;

@@ -323,6 +323,9 @@ impl FakeHubBuilder {
     pub fn space(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
         self.repo("space", repo_id, f(RepoBuilder::default()))
     }
+    pub fn kernel(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
+        self.repo("kernel", repo_id, f(RepoBuilder::default()))
+    }
     fn repo(mut self, kind: &'static str, id: &str, repo: RepoBuilder) -> Self {
         self.repos.push((kind, id.to_owned(), repo));
         self
@@ -908,12 +911,13 @@ impl State {
         Ok(reply)
     }
 
-    /// `/{datasets/|spaces/}{repo}/resolve/{rev}/{path}`.
+    /// `/{datasets/|spaces/|kernels/}{repo}/resolve/{rev}/{path}`.
     fn resolve(&self, req: &Req) -> Result<Reply, Box<Reply>> {
         let path = req.path().trim_start_matches('/');
         let (kind, rest) = match path.split_once('/') {
             Some(("datasets", rest)) => ("dataset", rest),
             Some(("spaces", rest)) => ("space", rest),
+            Some(("kernels", rest)) => ("kernel", rest),
             _ => ("model", path),
         };
         let (repo_id, rest) = rest.split_once("/resolve/").ok_or_else(not_found)?;
