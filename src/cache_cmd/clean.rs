@@ -18,7 +18,7 @@ use crate::layout::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
     REPO_TYPES, claim,
 };
-use crate::output;
+use crate::output::{self, Format, Mode as OutputMode};
 use crate::settings::UsageError;
 
 /// What `rm` or `prune` deletes, and how many bytes that frees.
@@ -143,6 +143,11 @@ impl<'a> Plan<'a> {
         self.repos.iter().any(|r| r.path == dir) || self.broken.iter().any(|c| c.path == dir)
     }
 
+    /// Shared-store entries deleted (none until the store is handled).
+    fn shared_blobs(&self) -> usize {
+        0
+    }
+
     fn is_empty(&self) -> bool {
         let Self {
             repos,
@@ -177,12 +182,12 @@ fn held_lock(locks: &Path) -> Option<PathBuf> {
 
 /// `hfdl cache rm`: deletes the repos and revisions the targets name.
 pub(super) fn rm(scan: &CacheScan, targets: &[String], mode: &Mode) -> Result<()> {
-    apply(rm_plan(scan, targets)?, mode)
+    apply(rm_plan(scan, targets)?, mode, Command::Rm)
 }
 
 /// `hfdl cache prune`: deletes detached revisions and leftovers.
 pub(super) fn prune(scan: &CacheScan, mode: &Mode) -> Result<()> {
-    apply(prune_plan(scan), mode)
+    apply(prune_plan(scan), mode, Command::Prune)
 }
 
 /// The repos and revisions the targets name.
@@ -360,57 +365,105 @@ pub(super) struct Mode {
     pub(super) dry_run: bool,
     /// Do not ask.
     pub(super) yes: bool,
-    pub(super) json: bool,
+    pub(super) format: Format,
+}
+
+/// Which command a plan is for: `hf` names their results' fields differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Rm,
+    Prune,
 }
 
 #[expect(clippy::print_stderr, reason = "what is kept, and why, goes to stderr")]
-fn apply(plan: Plan<'_>, mode: &Mode) -> Result<()> {
+fn apply(plan: Plan<'_>, mode: &Mode, command: Command) -> Result<()> {
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
+    let format = mode.format;
+    let json = format.is(OutputMode::Json);
     if plan.is_empty() {
-        let done = if mode.json {
-            plan_json(&plan, false)
+        if json {
+            output::line(&plan_json(&plan, false));
         } else {
-            "nothing to delete".into()
-        };
-        output::line(&done);
+            output::text(format, "nothing to delete");
+        }
         return Ok(());
     }
-    if !mode.json {
-        output::line(&format!(
+    output::text(
+        format,
+        &format!(
             "about to delete {}, freeing {}:",
             summary(&plan),
             human_size(plan.freed)
-        ));
-        for line in plan_lines(&plan) {
-            output::line(&line);
-        }
+        ),
+    );
+    for line in plan_lines(&plan) {
+        output::text(format, &line);
     }
     if mode.dry_run {
-        let done = if mode.json {
-            plan_json(&plan, false)
-        } else {
-            "dry run: nothing was deleted".into()
-        };
-        output::line(&done);
+        match format.mode {
+            OutputMode::Json => output::line(&plan_json(&plan, false)),
+            OutputMode::Human => output::line("dry run: nothing was deleted"),
+            _ => output::result(
+                format,
+                "Dry run: no files were deleted.",
+                &dry_run_fields(&plan, command),
+            ),
+        }
         return Ok(());
+    }
+    if !mode.yes && !format.is(OutputMode::Human) {
+        bail!("refusing to delete without confirmation outside human mode: pass -y (or --yes)");
     }
     confirm(mode.yes)?;
     let result = delete(&plan);
-    let done = if mode.json {
-        plan_json(&plan, result.is_ok())
-    } else {
-        format!(
+    match format.mode {
+        OutputMode::Json => output::line(&plan_json(&plan, result.is_ok())),
+        _ if result.is_err() => {}
+        OutputMode::Human => output::line(&format!(
             "deleted {}; freed {}",
             summary(&plan),
             human_size(plan.freed)
-        )
-    };
-    if result.is_ok() || mode.json {
-        output::line(&done);
+        )),
+        _ => output::result(format, "Deleted.", &done_fields(&plan, command)),
     }
     result
+}
+
+/// The fields of `hf cache rm|prune --dry-run` in agent and quiet modes.
+fn dry_run_fields(plan: &Plan<'_>, command: Command) -> Vec<(&'static str, String)> {
+    let revisions =
+        plan.revisions.len() + plan.repos.iter().map(|r| r.revisions.len()).sum::<usize>();
+    let mut fields = vec![("dry_run", "True".to_owned())];
+    match command {
+        Command::Rm => fields.push(("repos", plan.repos.len().to_string())),
+        Command::Prune => {}
+    }
+    fields.push(("revisions", revisions.to_string()));
+    if command == Command::Prune {
+        fields.push(("incomplete", plan.partials.len().to_string()));
+        fields.push(("shared_blobs", plan.shared_blobs().to_string()));
+    }
+    fields.push(("size", human_size(plan.freed)));
+    fields
+}
+
+/// The fields of `hf cache rm|prune` once done, in agent and quiet modes.
+fn done_fields(plan: &Plan<'_>, command: Command) -> Vec<(&'static str, String)> {
+    let revisions =
+        plan.revisions.len() + plan.repos.iter().map(|r| r.revisions.len()).sum::<usize>();
+    let mut fields = Vec::new();
+    if command == Command::Rm {
+        fields.push(("repos_deleted", plan.repos.len().to_string()));
+    }
+    fields.push(("revisions_deleted", revisions.to_string()));
+    if command == Command::Prune {
+        fields.push(("incomplete_deleted", plan.partials.len().to_string()));
+        fields.push(("shared_blobs_deleted", plan.shared_blobs().to_string()));
+    }
+    fields.push(("freed", human_size(plan.freed)));
+    fields
 }
 
 /// `2 repo(s), 1 revision(s) and 3 partial download(s)`.

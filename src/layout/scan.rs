@@ -121,6 +121,13 @@ pub(crate) struct PartialDownload {
     pub(crate) lock: PathBuf,
 }
 
+impl CacheScan {
+    /// The physical size of the cache's blobs, each counted once.
+    pub(crate) fn size_on_disk(&self) -> u64 {
+        self.repos.iter().map(|r| r.size).sum()
+    }
+}
+
 impl CachedRepo {
     /// `model/org/name`, as `hf cache` names repos.
     pub(crate) fn cache_id(&self) -> String {

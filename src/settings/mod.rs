@@ -6,7 +6,8 @@
 //! 3. hub cache: `--cache-dir`, `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`;
 //! 4. token: `--token`; nothing if `HF_HUB_DISABLE_IMPLICIT_TOKEN`; `HF_TOKEN`,
 //!    `HUGGING_FACE_HUB_TOKEN`; the file `HF_TOKEN_PATH` or `$HF_HOME/token`;
-//! 5. progress: off with `--quiet` or a true `HF_HUB_DISABLE_PROGRESS_BARS`.
+//! 5. output: `--format`/`--json`/`-q`, `auto` by agent detection (`format.rs`); progress:
+//!    `HF_HUB_DISABLE_PROGRESS_BARS` when set, else on in human mode only.
 //!
 //! A leading `~` in a path variable is expanded; other `$VARS` are left to the shell. No other
 //! module calls `std::env::var` or `dirs`.
@@ -16,14 +17,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{DownloadArgs, FormatArg, OutputArgs};
+use crate::cli::DownloadArgs;
 use crate::hub::{CaSource, HubConfig, ProxyConfig, Token};
+use crate::output::Format;
 use crate::repo::{Repo, RepoPath, Revision};
 
+mod format;
 mod other;
 mod reference;
 
-pub(crate) use other::{CacheSettings, EnvReport, Other};
+pub(crate) use other::{CacheSettings, EnvReport, FailOn, Other};
 use reference::RepoRef;
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -32,6 +35,10 @@ const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 pub(crate) trait Env {
     fn var(&self, key: &str) -> Option<String>;
     fn home_dir(&self) -> Option<PathBuf>;
+    /// Is stdout a terminal? (Not an environment variable, but the same kind of fact.)
+    fn stdout_is_terminal(&self) -> bool {
+        false
+    }
 }
 
 /// The real process environment.
@@ -43,6 +50,9 @@ impl Env for ProcessEnv {
     }
     fn home_dir(&self) -> Option<PathBuf> {
         dirs::home_dir()
+    }
+    fn stdout_is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
     }
 }
 
@@ -101,8 +111,8 @@ pub(crate) struct DownloadRequest {
     pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
-    /// Print the result as JSON instead of a bare path.
-    pub(crate) json: bool,
+    /// How to print the result.
+    pub(crate) format: Format,
     /// Lines to print on stderr before starting (deprecated flags, ignored patterns).
     pub(crate) warnings: Vec<String>,
 }
@@ -317,6 +327,13 @@ fn read_token_file(file: &Path) -> Result<Option<Token>> {
 }
 
 fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<DownloadRequest> {
+    let format = format::resolve(&args.output, env, &paths.hf_home);
+    let progress = format::progress(format.mode, env);
+    let format = if args.dry_run {
+        format // a plan, not one value
+    } else {
+        format::for_result(format, &args.output, env)
+    };
     let mut warnings = Vec::new();
     if args.resume_download {
         warnings.push(
@@ -364,10 +381,8 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
         max_workers: args.max_workers.map(usize::from),
         connections: usize::from(args.connections),
-        progress: !args.quiet
-            && args.output.format != Some(FormatArg::Quiet)
-            && !is_true(env.var("HF_HUB_DISABLE_PROGRESS_BARS")),
-        json: wants_json(&args.output),
+        progress,
+        format,
         warnings,
     })
 }
@@ -390,11 +405,6 @@ fn refuse_url(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// `--json` or `--format json`.
-fn wants_json(output: &OutputArgs) -> bool {
-    output.json || output.format == Some(FormatArg::Json)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
@@ -22,6 +22,42 @@ fn hf(env: &TestEnv, args: &[&str]) -> Command {
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// Runs `hf ARGS` for each of `runs` in one Python process (hf 2.4's own `main`, with its
+/// stdout captured), as [`hf`] would run them one by one; returns each exit code and stdout.
+fn hf_batch(env: &TestEnv, runs: &[Vec<&str>]) -> Vec<(i32, String)> {
+    hf_batch_colored(env, runs, false)
+}
+
+/// [`hf_batch`], with `NO_COLOR` unset when `color`.
+fn hf_batch_colored(env: &TestEnv, runs: &[Vec<&str>], color: bool) -> Vec<(i32, String)> {
+    const BATCH: &str = r#"
+import contextlib, io, json, os, sys
+from huggingface_hub.cli.hf import main
+results = []
+for args in json.loads(os.environ["RUNS"]):
+    sys.argv = ["hf", *args]
+    buf, code = io.StringIO(), 0
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    results.append([code, buf.getvalue()])
+print(json.dumps(results))
+"#;
+    let runs = serde_json::to_string(runs).unwrap();
+    let home = env.hf_home();
+    let vars = [
+        ("RUNS", runs.as_str()),
+        ("HF_HOME", home.to_str().unwrap()),
+        ("HF_ENDPOINT", env.endpoint.as_str()),
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("NO_COLOR", if color { "" } else { "1" }),
+    ];
+    let out = run_python_ok(BATCH, &vars);
+    serde_json::from_str(out.lines().last().unwrap()).expect("the batch prints JSON")
 }
 
 fn hfdl(env: &TestEnv, args: &[&str]) -> Command {
@@ -149,4 +185,291 @@ fn kernel_repos_download_and_cache_like_hf() {
         .into_iter()
         .filter(|r| r.method == "GET" && r.path.contains("/resolve/"));
     assert_eq!(gets.count(), 0, "hf downloaded again what hfdl had cached");
+}
+
+// ------------------------------------------------------------------------------------------
+// 2. --format
+// ------------------------------------------------------------------------------------------
+
+fn tiny_hub() -> FakeHub {
+    FakeHub::builder()
+        .model("org/tiny", |r| {
+            r.file("config.json", b"{\"v\": 1}\n")
+                .file("sub/notes.txt", b"some notes\n")
+                .lfs("model.safetensors", bytes(120_000, 5))
+        })
+        .build()
+}
+
+/// stdout of `cmd`, which must succeed, with `root` replaced by `<ROOT>`.
+fn printed(cmd: &mut Command, root: &Path) -> String {
+    let out = run_ok(cmd);
+    String::from_utf8(out.stdout)
+        .expect("stdout is UTF-8")
+        .replace(root.to_str().unwrap(), "<ROOT>")
+}
+
+/// Each `--format`, with and without colour, prints byte for byte what `hf download` prints,
+/// for a snapshot, one file and a dry run; `auto` turns to agent where `hf` detects an agent
+/// (a harness registry as `hf` caches it). JSON holds at least `hf`'s keys, with its values.
+#[test]
+fn download_formats_print_what_hf_prints() {
+    let hub = tiny_hub();
+    let (mine, theirs) = (TestEnv::new(&hub.url()), TestEnv::new(&hub.url()));
+    let both = |args: &[&str], color: bool, extra: &[(&str, &str)]| {
+        let mut a = hfdl(&mine, args);
+        let mut b = hf(&theirs, args);
+        for cmd in [&mut a, &mut b] {
+            cmd.envs(extra.iter().copied());
+            if color {
+                cmd.env_remove("NO_COLOR");
+            }
+        }
+        (
+            printed(&mut a, &mine.cache()),
+            printed(&mut b, &theirs.cache()),
+        )
+    };
+    // A file already cached, so the dry runs show `-` for it.
+    both(&["download", "org/tiny", "config.json", "-q"], false, &[]);
+    for color in [false, true] {
+        let mut runs: Vec<Vec<&str>> = Vec::new();
+        for mode in ["human", "agent", "quiet"] {
+            for args in [
+                &["download", "org/tiny", "--dry-run"][..],
+                &["download", "org/tiny", "sub/notes.txt"],
+                &["download", "org/tiny"],
+            ] {
+                if args.contains(&"--dry-run") && mode == "human" {
+                    continue; // hfdl's human dry run is its own (with free space)
+                }
+                runs.push([args, &["--format", mode]].concat());
+            }
+        }
+        let judged = hf_batch_colored(&theirs, &runs, color);
+        for (args, (code, theirs_out)) in runs.iter().zip(judged) {
+            let mut cmd = hfdl(&mine, args);
+            if color {
+                cmd.env_remove("NO_COLOR");
+            }
+            let a = printed(&mut cmd, &mine.cache());
+            let b = theirs_out.replace(theirs.cache().to_str().unwrap(), "<ROOT>");
+            assert_eq!((code, &a), (0, &b), "{args:?} (colour: {color})");
+            assert!(!a.is_empty());
+        }
+    }
+    let (a, b) = both(&["download", "org/tiny", "--format", "json"], false, &[]);
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(&a).unwrap(),
+        serde_json::from_str(&b).unwrap(),
+    );
+    for (key, value) in b.as_object().unwrap() {
+        assert_eq!(&a[key], value, "json key {key}: hfdl {a:#}, hf {b:#}");
+    }
+    assert_eq!(a["files"].as_array().map(Vec::len), Some(3), "{a:#}");
+
+    // `auto`: an agent per the registry hf keeps in HF_HOME (fresh, so hf does not fetch it).
+    let registry = r#"{"standardEnvVars": ["AI_AGENT", "AGENT"],
+        "harnesses": {"tool": {"envVars": {"TOOL_SESSION": "*"}}}}"#;
+    for env in [&mine, &theirs] {
+        fs::write(env.hf_home().join(".agent_harnesses.json"), registry).unwrap();
+    }
+    for agent in [("TOOL_SESSION", "1"), ("AI_AGENT", "someone")] {
+        let (a, b) = both(&["download", "org/tiny"], false, &[agent]);
+        assert_eq!(a, b, "auto with {agent:?}");
+        assert!(
+            a.starts_with("path=<ROOT>/models--org--tiny/snapshots/"),
+            "{a}"
+        );
+    }
+    // No agent, stdout not a terminal: hf prints its human form, hfdl the bare path.
+    let (a, b) = both(&["download", "org/tiny"], false, &[]);
+    assert_eq!(format!("✓ Downloaded\n  path: {a}"), b);
+
+    // At most one of --format, --json and -q, as in hf (usage errors).
+    for flags in [["--json", "-q"], ["--format", "json"]] {
+        let mut args = vec!["download", "org/tiny", "-q"];
+        args.extend(flags);
+        let out = run_fail(&mut hfdl(&mine, &args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 3. cache ls --filter/--sort/--limit, cache verify --fail-on-*
+// ------------------------------------------------------------------------------------------
+
+/// A cache with repos of three types, two revisions in one, and blob times set days apart.
+fn varied_cache() -> (FakeHub, TestEnv) {
+    let hub = FakeHub::builder()
+        .model("org/tiny", |r| {
+            r.file("config.json", b"{\"v\": 1}\n")
+                .lfs("model.safetensors", bytes(250_000, 7))
+                .revision("v2", |r| r.file("config.json", b"{\"v\": 2}\n"))
+        })
+        .model("Org/Upper", |r| r.file("a.txt", bytes(3_000, 1)))
+        .dataset("org/data", |r| r.lfs("big.bin", bytes(40_000, 3)))
+        .kernel(KERNEL, |r| r.file("build.toml", b"[general]\n"))
+        .build();
+    let env = TestEnv::new(&hub.url());
+    let c1 = hub.commit("org/tiny", "main");
+    env.download(&["org/tiny"]);
+    env.download(&["org/tiny", "--revision", "v2"]);
+    fs::remove_file(env.cache().join("models--org--tiny/refs/main")).unwrap();
+    let _ = c1;
+    env.download(&["Org/Upper"]);
+    env.download(&["datasets/org/data"]);
+    env.download(&["kernels/org/relu"]);
+    let day = std::time::Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    for (folder, days_old) in [
+        ("models--org--tiny", 10),
+        ("models--Org--Upper", 3),
+        ("datasets--org--data", 40),
+        ("kernels--org--relu", 1),
+    ] {
+        let blobs = env.cache().join(folder).join("blobs");
+        for (i, blob) in fs::read_dir(&blobs).unwrap().enumerate() {
+            let when = now - day * (days_old + i as u32);
+            let times = fs::FileTimes::new().set_accessed(when).set_modified(when);
+            fs::File::options()
+                .write(true)
+                .open(blob.unwrap().path())
+                .unwrap()
+                .set_times(times)
+                .unwrap();
+        }
+    }
+    (hub, env)
+}
+
+/// `hf cache ls` and `hfdl cache ls` print the same entries in the same order for every
+/// filter, sort and limit, in agent and quiet modes, and refuse the same bad expressions.
+#[test]
+fn cache_ls_selects_like_hf() {
+    let (_hub, env) = varied_cache();
+    let cache = env.cache();
+    let cache_arg = cache.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &[],
+        &["--revisions"],
+        &["--filter", "size>10KB"],
+        &["-f", "size<=3k", "-f", "type=model"],
+        &["--filter", "type=DATASET"],
+        &["--filter", "refs=v2", "--revisions"],
+        &["--filter", "refs=main"],
+        &["--filter", "modified>5d"],
+        &["--filter", "accessed<2w", "--revisions"],
+        &["--filter", "modified!=0"],
+        &["--sort", "size"],
+        &["--sort", "name:desc"],
+        &["--sort", "modified:asc", "--limit", "2"],
+        &["--sort", "accessed"],
+        &["--revisions", "--sort", "size:asc"],
+        &["--revisions", "--sort", "modified"],
+        &["--limit", "0"],
+        &["--limit", "3", "--revisions"],
+        &["--filter", "type=space"],
+    ];
+    let base = ["cache", "ls", "--cache-dir", cache_arg];
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for case in cases {
+        for mode in ["agent", "quiet", "json"] {
+            runs.push([&base[..], &["--format", mode], case].concat());
+        }
+    }
+    let judged = hf_batch(&env, &runs);
+    for (args, (code, theirs)) in runs.iter().zip(judged) {
+        assert_eq!(code, 0, "hf {args:?}");
+        let out = run_ok(&mut hfdl(&env, args));
+        let mine = String::from_utf8(out.stdout).unwrap();
+        if !args.contains(&"json") {
+            assert_eq!(mine, theirs, "{args:?}");
+            continue;
+        }
+        // JSON: the same entries in the same order.
+        let ids = |text: &str| -> Vec<String> {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let key = if args.contains(&"--revisions") {
+                "revision"
+            } else {
+                "id"
+            };
+            let items = v.as_array().unwrap().iter();
+            items
+                .map(|e| e[key].as_str().or(e["commit"].as_str()).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&mine), ids(&theirs), "{args:?}");
+    }
+    let bad: Vec<Vec<&str>> = [
+        &["--filter", "size==1"][..],
+        &["--filter", "color=red"],
+        &["--filter", "type!=model"],
+        &["--filter", "size>1XB"],
+        &["--sort", "bogus"],
+        &["--limit", "-1"],
+    ]
+    .iter()
+    .map(|bad| [&base[..], bad].concat())
+    .collect();
+    for (args, (code, _)) in bad.iter().zip(hf_batch(&env, &bad)) {
+        let a = run_fail(&mut hfdl(&env, args));
+        assert_eq!(
+            (a.status.code(), code),
+            (Some(2), 2),
+            "{args:?}\n{}",
+            describe(&a)
+        );
+    }
+}
+
+/// `cache verify` fails as `hf cache verify` does: on a corrupt file always, on missing and
+/// extra files only with `--fail-on-missing-files` / `--fail-on-extra-files`; its agent
+/// output on success is `hf`'s.
+#[test]
+fn cache_verify_fails_like_hf() {
+    let hub = tiny_hub();
+    let env = TestEnv::new(&hub.url());
+    env.download(&["org/tiny"]);
+    let cache = env.cache();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["cache", "verify", "org/tiny"];
+        args.extend(extra);
+        let a = hfdl(&env, &args).output().unwrap();
+        let b = hf(&env, &args).output().unwrap();
+        assert_eq!(
+            a.status.code(),
+            b.status.code(),
+            "{args:?}\nhfdl: {}\nhf: {}",
+            describe(&a),
+            describe(&b)
+        );
+        (a, b)
+    };
+    let (a, b) = verify(&["--format", "agent"]);
+    assert_eq!(a.status.code(), Some(0));
+    let text =
+        |o: &Output| String::from_utf8_lossy(&o.stdout).replace(cache.to_str().unwrap(), "<C>");
+    assert_eq!(text(&a), text(&b));
+
+    let commit = hub.commit("org/tiny", "main");
+    let snapshot = cache.join("models--org--tiny/snapshots").join(&commit);
+    fs::remove_file(snapshot.join("sub/notes.txt")).unwrap();
+    fs::write(snapshot.join("stray.txt"), b"mine").unwrap();
+    let flags = ["--fail-on-missing-files", "--fail-on-extra-files"];
+    for set in [&[][..], &flags[..1], &flags[1..], &flags[..]] {
+        let (a, _) = verify(set);
+        assert_eq!(
+            a.status.code(),
+            Some(if set.is_empty() { 0 } else { 1 }),
+            "{set:?}"
+        );
+    }
+    let blob = fs::canonicalize(snapshot.join("model.safetensors")).unwrap();
+    let mut damaged = fs::read(&blob).unwrap();
+    damaged[10] ^= 1;
+    fs::write(&blob, damaged).unwrap();
+    let (a, _) = verify(&[]);
+    assert_eq!(a.status.code(), Some(1));
 }
