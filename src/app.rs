@@ -29,7 +29,8 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
     }
     let layout = match &request.target {
         Target::Cache(root) => {
-            Layout::Cache(CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks))
+            let cache = CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks);
+            Layout::Cache(cache.with_shared_store(request.shared_blobs))
         }
         Target::LocalDir(dir) => Layout::LocalDir(LocalDirLayout::new(dir)),
     };

@@ -345,6 +345,14 @@ fn note_leftovers(scan: &CacheScan) {
             human_size(size)
         );
     }
+    if !scan.unreferenced_shared.is_empty() {
+        let size = scan.unreferenced_shared.iter().map(|(_, s)| s).sum();
+        eprintln!(
+            "note: {} unreferenced shared blob(s) ({}) in the store; `hfdl cache prune` deletes them",
+            scan.unreferenced_shared.len(),
+            human_size(size)
+        );
+    }
     let unused: Vec<&CachedBlob> = scan.repos.iter().flat_map(|r| &r.unreferenced).collect();
     if !unused.is_empty() {
         let size = unused.iter().map(|b| b.size).sum();

@@ -7,7 +7,7 @@ use anyhow::Result;
 use indicatif::HumanBytes;
 
 use crate::hub::RemoteFile;
-use crate::layout::{Layout, Presence};
+use crate::layout::{Layout, Presence, StoreFile};
 use crate::output::{self, Format, Mode};
 use crate::repo::CommitHash;
 
@@ -21,10 +21,17 @@ pub(crate) fn print(
     let rows: Vec<(&RemoteFile, bool)> = files
         .iter()
         .map(|f| {
+            let store = StoreFile {
+                path: &f.path,
+                etag: &f.etag,
+                xet: f.xet_hash.as_ref(),
+                size: f.size,
+            };
+            // A file the shared store holds counts as present, as in `hf --dry-run`.
             let present = matches!(
                 layout.presence(commit, &f.path, &f.etag),
                 Presence::Complete | Presence::Adopt
-            );
+            ) || layout.in_store(&store);
             (f, present)
         })
         .collect();

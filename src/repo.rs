@@ -230,6 +230,23 @@ impl fmt::Display for ETag {
     }
 }
 
+/// The Xet hash of a file's content (64 lowercase hex digits), as the listing's `xetHash`
+/// gives it: the name of its entry in huggingface_hub's shared blob store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct XetHash(String);
+
+impl XetHash {
+    /// Accepts exactly what huggingface_hub accepts (`[0-9a-f]{64}`), nothing else.
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// How a file's content can be checked against its etag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Checksum {

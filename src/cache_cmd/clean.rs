@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::{human_size, refs_cell};
 use crate::layout::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
-    REPO_TYPES, claim,
+    REPO_TYPES, SharedStore, claim,
 };
 use crate::output::{self, Format, Mode as OutputMode};
 use crate::settings::UsageError;
@@ -39,6 +39,13 @@ struct Plan<'a> {
     /// What is left alone, and why (stderr).
     notes: Vec<String>,
     freed: u64,
+    /// The cache's shared store, when it is marked.
+    store: Option<SharedStore>,
+    /// Store entries that deleted blobs link to: collected after the deletion if no live link
+    /// is left, as `hf cache rm` does.
+    sweep: BTreeSet<PathBuf>,
+    /// Store entries nothing references (`prune`), with their sizes.
+    shared: Vec<(PathBuf, u64)>,
 }
 
 impl<'a> Plan<'a> {
@@ -143,9 +150,40 @@ impl<'a> Plan<'a> {
         self.repos.iter().any(|r| r.path == dir) || self.broken.iter().any(|c| c.path == dir)
     }
 
-    /// Shared-store entries deleted (none until the store is handled).
+    /// Unreferenced store entries deleted by `prune`.
     fn shared_blobs(&self) -> usize {
-        0
+        self.shared.len()
+    }
+
+    /// Counts what the store frees, as huggingface_hub does: an entry's bytes once every live
+    /// link to it is among the blobs deleted; and remembers those entries for the sweep.
+    fn account_shared(&mut self, scan: &'a CacheScan, unreferenced_entries: bool) {
+        if !scan.store.is_marked() {
+            return;
+        }
+        let store = scan.store.clone();
+        let mut deleting: BTreeSet<PathBuf> = self.blobs.iter().map(|b| b.to_path_buf()).collect();
+        deleting.extend(self.unreferenced.iter().map(|(_, b)| b.path.clone()));
+        for repo in &self.repos {
+            let files = repo.revisions.iter().flat_map(|r| &r.files);
+            deleting.extend(files.map(|f| f.blob.clone()));
+            let dir = fs::read_dir(repo.path.join("blobs"))
+                .into_iter()
+                .flatten()
+                .flatten();
+            deleting.extend(dir.map(|e| e.path()));
+        }
+        self.sweep = (deleting.iter())
+            .filter_map(|b| store.target_of(b))
+            .collect();
+        for entry in &self.sweep {
+            self.freed += store.freed_if_deleted(entry, &deleting);
+        }
+        if unreferenced_entries {
+            self.shared.clone_from(&scan.unreferenced_shared);
+            self.freed += self.shared.iter().map(|(_, size)| size).sum::<u64>();
+        }
+        self.store = Some(store);
     }
 
     fn is_empty(&self) -> bool {
@@ -162,6 +200,7 @@ impl<'a> Plan<'a> {
             && revisions.is_empty()
             && unreferenced.is_empty()
             && partials.is_empty()
+            && self.shared.is_empty()
     }
 }
 
@@ -230,6 +269,7 @@ fn rm_plan<'a>(scan: &'a CacheScan, targets: &[String]) -> Result<Plan<'a>> {
     for (i, commits) in &selected {
         plan.add_revisions(scan, &scan.repos[*i], commits);
     }
+    plan.account_shared(scan, false);
     Ok(plan)
 }
 
@@ -254,6 +294,7 @@ fn prune_plan(scan: &CacheScan) -> Plan<'_> {
             plan.add_partial(partial);
         }
     }
+    plan.account_shared(scan, true);
     plan
 }
 
@@ -473,6 +514,7 @@ fn summary(plan: &Plan<'_>) -> String {
         (plan.revisions.len(), "revision(s)"),
         (plan.unreferenced.len(), "unreferenced blob(s)"),
         (plan.partials.len(), "partial download(s)"),
+        (plan.shared.len(), "unreferenced shared blob(s)"),
     ];
     let parts: Vec<String> = (counts.iter().filter(|(n, _)| *n > 0))
         .map(|(n, what)| format!("{n} {what}"))
@@ -528,11 +570,16 @@ fn plan_lines(plan: &Plan<'_>) -> Vec<String> {
             human_size(p.size)
         )
     });
+    let shared = plan.shared.iter().map(|(entry, size)| {
+        let name = entry.file_name().unwrap_or_default().to_string_lossy();
+        format!("  shared blob {name} ({})", human_size(*size))
+    });
     repos
         .chain(broken)
         .chain(revisions)
         .chain(blobs)
         .chain(partials)
+        .chain(shared)
         .collect()
 }
 
@@ -555,6 +602,7 @@ fn plan_json(plan: &Plan<'_>, deleted: bool) -> String {
         "blobs": paths(plan.blobs.iter().copied().collect()),
         "unreferenced_blobs": paths(plan.unreferenced.iter().map(|(_, b)| b.path.as_path()).collect()),
         "partials": paths(partials.map(PathBuf::as_path).collect()),
+        "shared_blobs": paths(plan.shared.iter().map(|(p, _)| p.as_path()).collect()),
         "freed": plan.freed,
         "freed_str": human_size(plan.freed),
     })
@@ -622,6 +670,17 @@ fn delete(plan: &Plan<'_>) -> Result<()> {
         .collect();
     for (path, err) in &failed {
         eprintln!("warning: failed to delete `{}`: {err}", path.display());
+    }
+    if let Some(store) = &plan.store {
+        let entries = plan.sweep.iter().chain(plan.shared.iter().map(|(p, _)| p));
+        for entry in entries {
+            if let Err(err) = store.sweep(entry) {
+                eprintln!(
+                    "warning: failed to collect the shared blob `{}`: {err}",
+                    entry.display()
+                );
+            }
+        }
     }
     if !failed.is_empty() {
         bail!("failed to delete {} path(s) in the cache", failed.len());

@@ -8,17 +8,19 @@ mod cache;
 mod fs;
 mod local_dir;
 mod scan;
+mod shared;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub(crate) use cache::CacheLayout;
+pub(crate) use cache::{CacheLayout, StoreFile};
 pub(crate) use fs::{FileLock, ensure_dir, write_durable, write_private};
 pub(crate) use local_dir::LocalDirLayout;
 pub(crate) use scan::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
     REPO_TYPES, claim, local_files, scan_cache,
 };
+pub(crate) use shared::SharedStore;
 
 use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
@@ -170,6 +172,36 @@ impl Layout {
         match self {
             Self::Cache(c) => c.lock_path(etag),
             Self::LocalDir(d) => d.lock_path(path),
+        }
+    }
+
+    /// Links a file from the cache's shared store, if it holds it (the cache only).
+    pub(crate) fn link_from_store(
+        &self,
+        file: &StoreFile<'_>,
+        commit: &CommitHash,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        match self {
+            Self::Cache(c) => c.link_from_store(file, commit, check),
+            Self::LocalDir(_) => Ok(false),
+        }
+    }
+
+    /// Is the file in the cache's shared store, so that a download would only link it?
+    pub(crate) fn in_store(&self, file: &StoreFile<'_>) -> bool {
+        matches!(self, Self::Cache(c) if c.in_store(file))
+    }
+
+    /// Publishes a freshly placed blob to the cache's shared store (the cache only).
+    pub(crate) fn publish_to_store(
+        &self,
+        file: &StoreFile<'_>,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        match self {
+            Self::Cache(c) => c.publish_to_store(file, check),
+            Self::LocalDir(_) => Ok(false),
         }
     }
 

@@ -107,6 +107,9 @@ pub(crate) struct DownloadRequest {
     pub(crate) dry_run: bool,
     /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
     pub(crate) symlinks: bool,
+    /// Xet files go through the cache's shared blob store (off with
+    /// `HF_HUB_DISABLE_SHARED_BLOBS` or `HF_HUB_DISABLE_XET`, as in huggingface_hub 2.4).
+    pub(crate) shared_blobs: bool,
     /// `--max-workers`: a fixed number of files at once; `None` adapts.
     pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
@@ -379,6 +382,8 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         force: args.force_download,
         dry_run: args.dry_run,
         symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
+        shared_blobs: !is_true(env.var("HF_HUB_DISABLE_SHARED_BLOBS"))
+            && !is_true(env.var("HF_HUB_DISABLE_XET")),
         max_workers: args.max_workers.map(usize::from),
         connections: usize::from(args.connections),
         progress,

@@ -20,7 +20,9 @@ fn hf(env: &TestEnv, args: &[&str]) -> Command {
         .env("HF_HOME", env.hf_home())
         .env("HF_ENDPOINT", &env.endpoint)
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env_remove("AI_AGENT")
+        .env_remove("AGENT");
     cmd
 }
 
@@ -472,4 +474,312 @@ fn cache_verify_fails_like_hf() {
     fs::write(&blob, damaged).unwrap();
     let (a, _) = verify(&[]);
     assert_eq!(a.status.code(), Some(1));
+}
+
+// ------------------------------------------------------------------------------------------
+// 4. The shared blob store of Xet files
+// ------------------------------------------------------------------------------------------
+
+const SHARED_LEN: usize = 300_000;
+const OWN_LEN: usize = 70_000;
+
+/// Two Xet repos sharing one file's content (`W`); `org/b` has one of its own (`U`).
+fn store_hub() -> FakeHub {
+    let shared = bytes(SHARED_LEN, 11);
+    FakeHub::builder()
+        .model("org/a", |r| {
+            r.xet()
+                .file("config.json", b"{\"a\": 1}\n")
+                .lfs("model.safetensors", &shared)
+        })
+        .model("org/b", |r| {
+            r.xet()
+                .file("README.md", b"# b\n")
+                .lfs("weights/w.bin", &shared)
+                .lfs("own.bin", bytes(OWN_LEN, 12))
+        })
+        .build()
+}
+
+fn shared_sha() -> String {
+    crate::support::sha256_hex(&bytes(SHARED_LEN, 11))
+}
+
+/// The store as huggingface_hub 2.4's own code reads it: marked or not, every entry with its
+/// valid references (relative to the cache), the unreferenced ones, the scan's warnings and
+/// physical size.
+fn official_store(cache: &Path) -> Value {
+    const STORE: &str = r#"
+import json, os
+from pathlib import Path
+from huggingface_hub import scan_cache_dir
+from huggingface_hub.utils import _shared_blobs as sb
+cache = Path(os.environ["CACHE"])
+rel = lambda p: Path(p).relative_to(cache).as_posix()
+entries = sorted(sb.shared_store_blob_paths(cache))
+info = scan_cache_dir(cache)
+print(json.dumps({
+    "marked": sb.is_shared_blobs_dir(sb.shared_blobs_dir(cache)),
+    "entries": {rel(e): sorted(rel(r) for r in (sb._read_valid_manifest_references(e, cache) or []))
+                for e in entries},
+    "unreferenced": sorted(rel(p) for p in sb.unreferenced_shared_blobs(cache)),
+    "warnings": [str(w) for w in info.warnings],
+    "size_on_disk": info.size_on_disk,
+}))
+"#;
+    let out = run_python_ok(STORE, &[("CACHE", cache.to_str().unwrap())]);
+    serde_json::from_str(out.trim()).expect("the store judge prints JSON")
+}
+
+/// The store path of a fake-Hub Xet file, relative to the cache.
+fn entry_of(sha256: &str) -> String {
+    let xet = crate::support::fake_hub::xet_hash(sha256);
+    format!("blobs/{}/{xet}", &xet[..2])
+}
+
+/// GETs of a content's bytes from the CDN.
+fn cdn_gets(hub: &FakeHub, sha256: &str) -> usize {
+    let wanted = format!("/blob/{sha256}");
+    (hub.requests().iter())
+        .filter(|r| r.method == "GET" && r.path.starts_with(&wanted))
+        .count()
+}
+
+/// hfdl publishes what it downloads as `hf` 2.4 publishes a Xet download; `hf` 2.4 (Xet on)
+/// then links the same content into another repo from the store, downloading nothing; both
+/// references are valid for huggingface_hub's own reader.
+#[test]
+fn hf_links_from_what_hfdl_published() {
+    let hub = store_hub();
+    let env = TestEnv::new(&hub.url());
+    env.download(&["org/a"]);
+    let cache = env.cache();
+    let (sha, entry) = (shared_sha(), entry_of(&shared_sha()));
+    let blob = cache.join("models--org--a/blobs").join(&sha);
+    assert_eq!(
+        fs::read_link(&blob).unwrap(),
+        Path::new("../..").join(&entry),
+        "the repo blob links into the store"
+    );
+    assert_eq!(fs::read(cache.join(&entry)).unwrap(), bytes(SHARED_LEN, 11));
+    let store = official_store(&cache);
+    assert_eq!(store["marked"], true, "{store:#}");
+    assert_eq!(
+        store["entries"],
+        json!({ &entry: [format!("models--org--a/blobs/{sha}")] }),
+        "{store:#}"
+    );
+    assert_eq!(store["warnings"], json!([]));
+
+    hub.clear_requests();
+    // Only the shared file: `hf` would fetch `own.bin` over Xet, which the fake Hub lacks.
+    let mut judge = hf(
+        &env,
+        &["download", "org/b", "weights/w.bin", "--format", "quiet"],
+    );
+    judge.env_remove("HF_HUB_DISABLE_XET");
+    let linked = stdout_line(&run_ok(&mut judge));
+    assert_eq!(
+        cdn_gets(&hub, &sha),
+        0,
+        "hf downloaded what the store holds"
+    );
+    assert!(linked.ends_with("/weights/w.bin"), "{linked}");
+    assert_eq!(fs::read(linked).unwrap(), bytes(SHARED_LEN, 11));
+    let store = official_store(&cache);
+    let refs = &store["entries"][&entry];
+    assert_eq!(
+        refs,
+        &json!([
+            format!("models--org--a/blobs/{sha}"),
+            format!("models--org--b/blobs/{sha}")
+        ]),
+        "{store:#}"
+    );
+}
+
+/// A store written by huggingface_hub 2.4's own publishing code: hfdl links from it instead
+/// of downloading, and publishes its other Xet file beside it.
+#[test]
+fn hfdl_links_from_what_hf_published() {
+    let hub = store_hub();
+    let env = TestEnv::new(&hub.url());
+    run_ok(&mut hf(&env, &["download", "org/a", "--format", "quiet"]));
+    const PUBLISH: &str = r#"
+import os
+from pathlib import Path
+from huggingface_hub.utils import _shared_blobs as sb
+cache, sha, xet, size = os.environ["CACHE"], os.environ["SHA"], os.environ["XET"], int(os.environ["SIZE"])
+blob = Path(cache) / "models--org--a" / "blobs" / sha
+assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_dir=cache, expected_size=size)
+"#;
+    let (cache, sha) = (env.cache(), shared_sha());
+    let xet = crate::support::fake_hub::xet_hash(&sha);
+    let size = SHARED_LEN.to_string();
+    let vars = [
+        ("CACHE", cache.to_str().unwrap()),
+        ("SHA", sha.as_str()),
+        ("XET", xet.as_str()),
+        ("SIZE", size.as_str()),
+    ];
+    run_python_ok(PUBLISH, &vars);
+
+    // The dry run counts what the store holds as present, as `hf` does.
+    let args = ["download", "org/b", "--dry-run", "--format", "agent"];
+    let mut judge = hf(&env, &args);
+    judge.env_remove("HF_HUB_DISABLE_XET");
+    let theirs = printed(&mut judge, &cache);
+    assert_eq!(printed(&mut hfdl(&env, &args), &cache), theirs);
+    assert!(theirs.contains("weights/w.bin\t-\n"), "{theirs}");
+
+    hub.clear_requests();
+    let snapshot = env.download(&["org/b"]);
+    assert_eq!(
+        cdn_gets(&hub, &sha),
+        0,
+        "hfdl downloaded what the store holds"
+    );
+    assert_eq!(
+        fs::read(Path::new(&snapshot).join("weights/w.bin")).unwrap(),
+        bytes(SHARED_LEN, 11)
+    );
+    let own = crate::support::sha256_hex(&bytes(OWN_LEN, 12));
+    let store = official_store(&cache);
+    assert_eq!(
+        store["entries"],
+        json!({
+            entry_of(&sha): [format!("models--org--a/blobs/{sha}"), format!("models--org--b/blobs/{sha}")],
+            entry_of(&own): [format!("models--org--b/blobs/{own}")],
+        }),
+        "{store:#}"
+    );
+    assert_eq!(store["warnings"], json!([]));
+
+    // A store entry whose bytes are wrong (right size) is not trusted: hfdl downloads.
+    let entry = cache.join(entry_of(&sha));
+    let mut bad = fs::read(&entry).unwrap();
+    bad[7] ^= 1;
+    fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&entry, bad).unwrap();
+    let other = TestEnv::new(&hub.url());
+    let cache_arg = cache.to_str().unwrap();
+    hub.clear_requests();
+    let mut cmd = other.hfdl();
+    cmd.args([
+        "download",
+        "org/a",
+        "--cache-dir",
+        cache_arg,
+        "--force-download",
+    ]);
+    let path = stdout_line(&run_ok(&mut cmd));
+    assert_eq!(cdn_gets(&hub, &sha), 1);
+    assert_eq!(
+        fs::read(Path::new(&path).join("model.safetensors")).unwrap(),
+        bytes(SHARED_LEN, 11)
+    );
+}
+
+/// The last line `hf`/`hfdl` print for a command (agent mode: the `key=value` result).
+fn last_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().last().unwrap_or_default().to_owned()
+}
+
+/// `cache rm` drops the store's references and collects entries nothing uses any more;
+/// `cache prune` collects unreferenced entries; the bytes freed are those `hf` 2.4 predicts,
+/// and huggingface_hub then finds the store consistent.
+#[test]
+fn cache_rm_and_prune_collect_the_store_like_hf() {
+    let hub = store_hub();
+    let env = TestEnv::new(&hub.url());
+    env.download(&["org/a"]);
+    env.download(&["org/b"]);
+    let (cache, sha) = (env.cache(), shared_sha());
+    let own = crate::support::sha256_hex(&bytes(OWN_LEN, 12));
+    let ls = |env: &TestEnv| {
+        let args = ["cache", "ls", "--format", "agent"];
+        let a = printed(&mut hfdl(env, &args), &cache);
+        let b = printed(&mut hf(env, &args), &cache);
+        assert_eq!(a, b, "cache ls: hfdl and hf disagree");
+    };
+    ls(&env);
+    let dry = |target: &str| {
+        let args = ["cache", "rm", target, "--dry-run", "--format", "agent"];
+        let a = last_line(&run_ok(&mut hfdl(&env, &args)));
+        let b = last_line(&run_ok(&mut hf(&env, &args)));
+        assert_eq!(a, b, "rm {target} --dry-run");
+        a
+    };
+    // org/a's link goes; the entry stays for org/b: nothing of it is freed.
+    assert_eq!(
+        dry("model/org/a"),
+        "dry_run=True repos=1 revisions=1 size=9.0"
+    );
+    run_ok(&mut hfdl(&env, &["cache", "rm", "model/org/a", "-y"]));
+    let store = official_store(&cache);
+    assert_eq!(
+        store["entries"],
+        json!({
+            entry_of(&sha): [format!("models--org--b/blobs/{sha}")],
+            entry_of(&own): [format!("models--org--b/blobs/{own}")],
+        }),
+        "{store:#}"
+    );
+    assert_eq!(
+        (&store["unreferenced"], &store["warnings"]),
+        (&json!([]), &json!([]))
+    );
+    let manifest = cache.join(format!("{}.refs", entry_of(&sha)));
+    assert_eq!(
+        fs::read_to_string(&manifest).unwrap(),
+        format!("models--org--b/blobs/{sha}\n"),
+        "the manifest is rewritten with the live references"
+    );
+    ls(&env);
+
+    // The last repo using them goes: both entries are freed and collected.
+    let freed = dry("model/org/b");
+    let out = run_ok(&mut hfdl(
+        &env,
+        &["cache", "rm", "model/org/b", "-y", "--format", "agent"],
+    ));
+    assert_eq!(
+        freed.rsplit_once("size=").unwrap().1,
+        last_line(&out).rsplit_once("freed=").unwrap().1
+    );
+    let store = official_store(&cache);
+    assert_eq!(
+        (&store["entries"], &store["size_on_disk"]),
+        (&json!({}), &json!(0)),
+        "{store:#}"
+    );
+    assert!(!manifest.exists());
+
+    // A repo folder deleted by hand leaves an unreferenced entry: prune collects it.
+    env.download(&["org/a"]);
+    fs::remove_dir_all(cache.join("models--org--a")).unwrap();
+    let store = official_store(&cache);
+    assert_eq!(store["unreferenced"], json!([entry_of(&sha)]), "{store:#}");
+    let out = run_ok(&mut hfdl(&env, &["cache", "ls"]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 unreferenced shared blob(s)"),
+        "{}",
+        describe(&out)
+    );
+    let args = ["cache", "prune", "--dry-run", "--format", "agent"];
+    let a = last_line(&run_ok(&mut hfdl(&env, &args)));
+    let b = last_line(&run_ok(&mut hf(&env, &args)));
+    assert_eq!(a, b);
+    assert_eq!(
+        a,
+        "dry_run=True revisions=0 incomplete=0 shared_blobs=1 size=300.0K"
+    );
+    run_ok(&mut hfdl(&env, &["cache", "prune", "-y"]));
+    let store = official_store(&cache);
+    assert_eq!(
+        (&store["entries"], &store["unreferenced"]),
+        (&json!({}), &json!([])),
+        "{store:#}"
+    );
 }
