@@ -13,7 +13,7 @@ use crate::download::{self, FileJob, FileResult, Outcome, Reporter, RunOptions, 
 use crate::dry_run;
 use crate::hub::{HubClient, HubError, RemoteFile};
 use crate::layout::{CacheLayout, Layout, LocalDirLayout, Presence};
-use crate::output;
+use crate::output::{self, Format, Mode};
 use crate::progress;
 use crate::repo::{Checksum, CommitHash, Repo, RepoPath};
 use crate::retry::retrying;
@@ -30,7 +30,8 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
     }
     let layout = match &request.target {
         Target::Cache(root) => {
-            Layout::Cache(CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks))
+            let cache = CacheLayout::new(root, &request.repo).with_symlinks(request.symlinks);
+            Layout::Cache(cache.with_shared_store(request.shared_blobs))
         }
         Target::LocalDir(dir) => Layout::LocalDir(LocalDirLayout::new(dir)),
         Target::Bucket(b) => Layout::Bucket(Bucket::open(
@@ -45,13 +46,13 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
         Selection::Patterns { .. } => None,
     };
     if let Some(path) = cached_single_file(&request, &layout, single.as_ref()) {
-        output::line(&path.display().to_string());
+        print_result(request.format, &path, None);
         return Ok(());
     }
     if settings.hub.offline && !request.dry_run {
         let path = from_disk(&request, &layout, single.as_ref())
             .context("offline mode is enabled (HF_HUB_OFFLINE or --offline)")?;
-        output::line(&path.display().to_string());
+        print_result(request.format, &path, None);
         return Ok(());
     }
     let hub = HubClient::new(settings.hub)?;
@@ -62,25 +63,37 @@ pub(crate) async fn download(settings: Settings) -> Result<()> {
                 return Err(e);
             };
             reporter.warn(&format!("{e:#}; using the copy already on disk"));
-            output::line(&path.display().to_string());
+            print_result(request.format, &path, None);
             return Ok(());
         }
         Err(e) => return Err(e),
     };
     if request.dry_run {
-        return dry_run::print(&layout, &commit, &files, request.json);
+        return dry_run::print(&layout, &commit, &files, request.format);
     }
     let path = layout.result_path(&commit, single.as_ref());
     if files.is_empty() && single.is_none() {
         reporter.warn("no files matched the given patterns");
     }
     let results = fetch(hub, &request, layout, commit.clone(), files, reporter).await?;
-    if request.json {
-        output::line(&json_result(&path, &commit, &results).to_string());
-    } else {
-        output::line(&path.display().to_string());
-    }
+    let doc = json_result(&path, &commit, &results);
+    print_result(request.format, &path, Some(doc));
     Ok(())
+}
+
+/// The result as `hf download` prints it (`✓ Downloaded` / `path=` / the path); in JSON mode
+/// `doc`, or `{"path": …}` when nothing was fetched.
+fn print_result(format: Format, path: &std::path::Path, doc: Option<serde_json::Value>) {
+    if format.is(Mode::Json) {
+        let doc = doc.unwrap_or_else(|| serde_json::json!({ "path": path }));
+        output::line(&doc.to_string());
+    } else {
+        output::result(
+            format,
+            "Downloaded",
+            &[("path", path.display().to_string())],
+        );
+    }
 }
 
 /// Hands the files to the engine, stopping cleanly on Ctrl-C.

@@ -6,6 +6,7 @@
 //! part that talks to the Hub). Results go to stdout, notes and prompts to stderr.
 
 mod clean;
+mod entries;
 mod verify;
 
 use std::collections::BTreeSet;
@@ -16,8 +17,9 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::layout::{CacheScan, CachedBlob, CachedRepo, CachedRevision, Corruption, scan_cache};
-use crate::output;
+use crate::output::{self, Format, Mode, size as human_size};
 use crate::settings::CacheSettings;
+use entries::Entry;
 
 /// Runs one `hfdl cache` subcommand.
 pub(crate) async fn run(settings: CacheSettings) -> Result<()> {
@@ -25,32 +27,55 @@ pub(crate) async fn run(settings: CacheSettings) -> Result<()> {
         CacheSettings::Ls {
             cache_dir,
             revisions,
-            json,
-        } => ls(&scan(&cache_dir)?, revisions, json),
+            filters,
+            sort,
+            limit,
+            format,
+        } => {
+            let how = entries::Select {
+                revisions,
+                filters: &filters,
+                sort: sort.as_deref(),
+                limit,
+            };
+            ls(&scan(&cache_dir)?, &how, format)
+        }
         CacheSettings::Rm {
             cache_dir,
             targets,
             dry_run,
             yes,
-            json,
+            format,
         } => clean::rm(
             &scan(&cache_dir)?,
             &targets,
-            &clean::Mode { dry_run, yes, json },
+            &clean::Mode {
+                dry_run,
+                yes,
+                format,
+            },
         ),
         CacheSettings::Prune {
             cache_dir,
             dry_run,
             yes,
-            json,
-        } => clean::prune(&scan(&cache_dir)?, &clean::Mode { dry_run, yes, json }),
+            format,
+        } => clean::prune(
+            &scan(&cache_dir)?,
+            &clean::Mode {
+                dry_run,
+                yes,
+                format,
+            },
+        ),
         CacheSettings::Verify {
             repo,
             revision,
             target,
             hub,
-            json,
-        } => verify::verify(&repo, &revision, *target, *hub, json).await,
+            format,
+            fail_on,
+        } => verify::verify(&repo, &revision, *target, *hub, format, fail_on).await,
     }
 }
 
@@ -69,37 +94,119 @@ fn scan(cache_dir: &Path) -> Result<CacheScan> {
 // ls
 // ------------------------------------------------------------------------------------------
 
-fn ls(scan: &CacheScan, revisions: bool, json: bool) -> Result<()> {
-    if json {
-        let items: Vec<Value> = if revisions {
-            scan.repos.iter().flat_map(revision_items).collect()
-        } else {
-            scan.repos.iter().map(repo_json).collect()
-        };
-        output::line(&Value::Array(items).to_string());
-    } else {
-        let lines = if revisions {
-            revision_table(scan)
-        } else {
-            repo_table(scan)
-        };
-        for line in lines {
-            output::line(&line);
+fn ls(scan: &CacheScan, how: &entries::Select<'_>, format: Format) -> Result<()> {
+    let entries = entries::select(scan, how)?;
+    match format.mode {
+        Mode::Json => {
+            let items: Vec<Value> = (entries.iter())
+                .map(|e| match e.revision {
+                    Some(rev) => revision_item(e.repo, rev),
+                    None => repo_json(e.repo),
+                })
+                .collect();
+            output::line(&Value::Array(items).to_string());
         }
-        let size: u64 = scan.repos.iter().map(|r| r.size).sum();
-        let count: usize = scan.repos.iter().map(|r| r.revisions.len()).sum();
-        output::line(&format!(
-            "\n{} repo(s), {count} revision(s), {} on disk in {}",
-            scan.repos.len(),
-            human_size(size),
-            scan.root.display()
-        ));
+        Mode::Human if entries.is_empty() => output::line("No results found."),
+        Mode::Human => {
+            let lines = if how.revisions {
+                revision_table(&entries)
+            } else {
+                repo_table(&entries)
+            };
+            for line in lines {
+                output::line(&line);
+            }
+            let (repos, revisions, size) = totals(scan, &entries, how);
+            output::line(&format!(
+                "\n{repos} repo(s), {revisions} revision(s), {} on disk in {}",
+                human_size(size),
+                scan.root.display()
+            ));
+        }
+        Mode::Agent | Mode::Quiet => ls_like_hf(scan, &entries, how, format),
     }
     note_leftovers(scan);
     Ok(())
 }
 
-fn repo_table(scan: &CacheScan) -> Vec<String> {
+/// Repos, revisions and bytes of what is shown, as `hf cache ls` sums them: the cache's
+/// physical size when every repo is shown, else the sizes of the shown entries.
+fn totals(
+    scan: &CacheScan,
+    entries: &[Entry<'_>],
+    how: &entries::Select<'_>,
+) -> (usize, usize, u64) {
+    let repos: BTreeSet<&Path> = entries.iter().map(|e| e.repo.path.as_path()).collect();
+    let shown = || (scan.repos.iter()).filter(|r| repos.contains(r.path.as_path()));
+    if how.revisions {
+        let size = (entries.iter())
+            .filter_map(|e| e.revision)
+            .map(|r| r.size)
+            .sum();
+        (repos.len(), entries.len(), size)
+    } else {
+        let revisions = shown().map(|r| r.revisions.len()).sum();
+        let size = if how.filters.is_empty() && how.limit.is_none() {
+            scan.size_on_disk()
+        } else {
+            shown().map(|r| r.size).sum()
+        };
+        (repos.len(), revisions, size)
+    }
+}
+
+/// Agent and quiet modes, as `hf cache ls` prints them: tab-separated `id`, (`revision`),
+/// `size`, (`last_accessed`), `last_modified`, `refs` (a Python list, as `hf` prints it) and
+/// the `Found …` summary; or one id (commit) per line.
+fn ls_like_hf(scan: &CacheScan, entries: &[Entry<'_>], how: &entries::Select<'_>, format: Format) {
+    let python_list = |refs: BTreeSet<&str>| {
+        let quoted: Vec<String> = refs.iter().map(|r| format!("'{r}'")).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let rows: Vec<Vec<String>> = (entries.iter())
+        .map(|e| match e.revision {
+            Some(rev) => vec![
+                e.repo.cache_id(),
+                rev.commit.clone(),
+                human_size(rev.size),
+                ago(rev.last_modified),
+                python_list(rev.refs.iter().map(String::as_str).collect()),
+            ],
+            None => vec![
+                e.repo.cache_id(),
+                human_size(e.repo.size),
+                ago(e.repo.last_accessed),
+                ago(e.repo.last_modified),
+                python_list(repo_refs(e.repo)),
+            ],
+        })
+        .collect();
+    if how.revisions {
+        let keys = ["id", "revision", "size", "last_modified", "refs"];
+        output::table(format, &keys, &rows, 1);
+    } else {
+        let keys = ["id", "size", "last_accessed", "last_modified", "refs"];
+        output::table(format, &keys, &rows, 0);
+    }
+    if !entries.is_empty() {
+        let (repos, revisions, size) = totals(scan, entries, how);
+        output::text(
+            format,
+            &format!(
+                "\nFound {repos} repo(s) for a total of {revisions} revision(s) and {} on disk.",
+                human_size(size)
+            ),
+        );
+    }
+}
+
+fn repo_refs(repo: &CachedRepo) -> BTreeSet<&str> {
+    (repo.revisions.iter())
+        .flat_map(|r| r.refs.iter().map(String::as_str))
+        .collect()
+}
+
+fn repo_table(entries: &[Entry<'_>]) -> Vec<String> {
     let headers = [
         "REPO ID",
         "TYPE",
@@ -109,7 +216,7 @@ fn repo_table(scan: &CacheScan) -> Vec<String> {
         "REFS",
         "LAST MODIFIED",
     ];
-    let rows = scan.repos.iter().map(|repo| {
+    let rows = entries.iter().map(|Entry { repo, .. }| {
         vec![
             repo.id.clone(),
             repo.kind.to_owned(),
@@ -123,7 +230,7 @@ fn repo_table(scan: &CacheScan) -> Vec<String> {
     table(&headers, rows.collect(), &[2, 3, 4])
 }
 
-fn revision_table(scan: &CacheScan) -> Vec<String> {
+fn revision_table(entries: &[Entry<'_>]) -> Vec<String> {
     let headers = [
         "REPO ID",
         "TYPE",
@@ -133,18 +240,17 @@ fn revision_table(scan: &CacheScan) -> Vec<String> {
         "REFS",
         "LAST MODIFIED",
     ];
-    let rows = scan.repos.iter().flat_map(|repo| {
-        repo.revisions.iter().map(|rev| {
-            vec![
-                repo.id.clone(),
-                repo.kind.to_owned(),
-                rev.commit.clone(),
-                human_size(rev.size),
-                rev.files.len().to_string(),
-                refs_cell(&rev.refs),
-                ago(rev.last_modified),
-            ]
-        })
+    let rows = entries.iter().filter_map(|e| {
+        let (repo, rev) = (e.repo, e.revision?);
+        Some(vec![
+            repo.id.clone(),
+            repo.kind.to_owned(),
+            rev.commit.clone(),
+            human_size(rev.size),
+            rev.files.len().to_string(),
+            refs_cell(&rev.refs),
+            ago(rev.last_modified),
+        ])
     });
     table(&headers, rows.collect(), &[3, 4])
 }
@@ -220,14 +326,12 @@ fn revision_json(rev: &CachedRevision) -> Value {
 }
 
 /// `--revisions --json`: one object per revision, naming its repo.
-fn revision_items(repo: &CachedRepo) -> impl Iterator<Item = Value> + '_ {
-    repo.revisions.iter().map(|rev| {
-        let mut item = revision_json(rev);
-        item["id"] = repo.cache_id().into();
-        item["repo_id"] = repo.id.clone().into();
-        item["repo_type"] = repo.kind.into();
-        item
-    })
+fn revision_item(repo: &CachedRepo, rev: &CachedRevision) -> Value {
+    let mut item = revision_json(rev);
+    item["id"] = repo.cache_id().into();
+    item["repo_id"] = repo.id.clone().into();
+    item["repo_type"] = repo.kind.into();
+    item
 }
 
 #[expect(clippy::print_stderr, reason = "hints about leftovers go to stderr")]
@@ -238,6 +342,14 @@ fn note_leftovers(scan: &CacheScan) {
             "note: {} partial download(s) ({}) in the cache; `hfdl cache prune` deletes those \
              no running download is using",
             scan.partials.len(),
+            human_size(size)
+        );
+    }
+    if !scan.unreferenced_shared.is_empty() {
+        let size = scan.unreferenced_shared.iter().map(|(_, s)| s).sum();
+        eprintln!(
+            "note: {} unreferenced shared blob(s) ({}) in the store; `hfdl cache prune` deletes them",
+            scan.unreferenced_shared.len(),
             human_size(size)
         );
     }
@@ -256,41 +368,29 @@ fn note_leftovers(scan: &CacheScan) {
 // Formatting
 // ------------------------------------------------------------------------------------------
 
-/// Decimal units with one decimal, as huggingface_hub prints sizes (`1.5K`, `301.2M`).
-fn human_size(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["", "K", "M", "G", "T", "P", "E"] {
-        if value < 1000.0 {
-            return format!("{value:.1}{unit}");
-        }
-        value /= 1000.0;
-    }
-    format!("{value:.1}Z")
-}
-
-/// `3 minutes ago`, rounding to the nearest unit.
+/// `3 minutes ago`, as huggingface_hub's `format_timesince` rounds (half to even).
 fn ago(time: SystemTime) -> String {
-    const UNITS: [(&str, u64, u64); 7] = [
-        ("second", 1, 59),
-        ("minute", 60, 59),
-        ("hour", 3600, 23),
-        ("day", 86_400, 6),
-        ("week", 604_800, 4),
-        ("month", 2_592_000, 11),
-        ("year", 31_536_000, u64::MAX),
+    const UNITS: [(&str, f64, f64); 7] = [
+        ("second", 1.0, 59.0),
+        ("minute", 60.0, 59.0),
+        ("hour", 3600.0, 23.0),
+        ("day", 86_400.0, 6.0),
+        ("week", 604_800.0, 6.0),
+        ("month", 2_592_000.0, 11.0),
+        ("year", 31_536_000.0, f64::INFINITY),
     ];
-    let secs = SystemTime::now()
-        .duration_since(time)
-        .map_or(0, |d| d.as_secs());
-    if secs < 20 {
+    let secs = match SystemTime::now().duration_since(time) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
+    if secs < 20.0 {
         return "a few seconds ago".into();
     }
-    let (unit, n) = UNITS
-        .iter()
-        .map(|&(unit, size, max)| (unit, (secs + size / 2) / size, max))
+    let (unit, n) = (UNITS.iter())
+        .map(|&(unit, size, max)| (unit, (secs / size).round_ties_even(), max))
         .find(|&(_, n, max)| n <= max)
-        .map_or(("year", 0), |(unit, n, _)| (unit, n));
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+        .map_or(("year", 0.0), |(unit, n, _)| (unit, n));
+    format!("{n} {unit}{} ago", if n > 1.0 { "s" } else { "" })
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {

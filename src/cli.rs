@@ -48,11 +48,14 @@ pub(crate) enum CacheCommand {
         #[arg(long)]
         revisions: bool,
         #[command(flatten)]
+        select: LsSelect,
+        #[command(flatten)]
         output: OutputArgs,
     },
     /// Delete cached repositories (`model/org/name`) or revisions (a commit hash).
     Rm {
-        /// What to delete: `model/org/name`, `dataset/org/name`, `space/org/name`, or a commit hash.
+        /// What to delete: `model/org/name`, `dataset/org/name`, `space/org/name`,
+        /// `kernel/org/name`, or a commit hash.
         #[arg(required = true, value_name = "TARGET")]
         targets: Vec<String>,
         #[command(flatten)]
@@ -75,6 +78,39 @@ pub(crate) enum CacheCommand {
     Verify(Box<VerifyArgs>),
 }
 
+/// Which entries `cache ls` shows, as `hf cache ls` selects them.
+#[derive(Debug, Args)]
+pub(crate) struct LsSelect {
+    /// Keep entries matching KEY OP VALUE (repeatable, all must match): `size>1GB`,
+    /// `accessed>7d`, `modified<=2w`, `type=model`, `refs=main`. Sizes take k/kb/m/mb/g/gb/
+    /// t/tb/p/pb (powers of 1000); durations s/m/h/d/w/mo/y, compared with the entry's age.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR", action = clap::ArgAction::Append)]
+    pub(crate) filters: Vec<String>,
+    /// Sort by `name` (ascending), `size`, `accessed` or `modified` (descending: biggest or
+    /// newest first); `:asc` or `:desc` sets the order.
+    #[arg(long, value_name = "KEY", value_parser = SORT_KEYS)]
+    pub(crate) sort: Option<String>,
+    /// Show only the first N entries (after filtering and sorting).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+}
+
+/// The `--sort` values of `hf cache ls`.
+const SORT_KEYS: [&str; 12] = [
+    "accessed",
+    "accessed:asc",
+    "accessed:desc",
+    "modified",
+    "modified:asc",
+    "modified:desc",
+    "name",
+    "name:asc",
+    "name:desc",
+    "size",
+    "size:asc",
+    "size:desc",
+];
+
 /// Safety switches of the commands that delete.
 #[derive(Debug, Args)]
 pub(crate) struct ConfirmArgs {
@@ -94,15 +130,22 @@ pub(crate) struct CacheDirArg {
     pub(crate) cache_dir: Option<PathBuf>,
 }
 
-/// Output switches shared by the commands.
+/// Output switches shared by the commands (`hf` 2.4's formatting options).
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Output format on stdout.
-    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    /// Output format on stdout. `auto` (the default) is `agent` when an AI coding agent runs
+    /// hfdl, else `human`.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["json", "quiet"])]
     pub(crate) format: Option<FormatArg>,
     /// Print JSON (same as `--format json`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pub(crate) json: bool,
+    /// Print only the essential value (the path, one id per line); same as `--format quiet`.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// Accepted for `hf` command lines: hfdl never truncates table cells.
+    #[arg(long)]
+    pub(crate) no_truncate: bool,
 }
 
 /// Which Hub to talk to, and as whom.
@@ -138,6 +181,12 @@ pub(crate) struct VerifyArgs {
     /// Verify this local directory instead of the cache.
     #[arg(long, value_name = "PATH", value_hint = ValueHint::DirPath, conflicts_with = "cache_dir")]
     pub(crate) local_dir: Option<PathBuf>,
+    /// Fail if files listed on the Hub are missing locally (else a warning counts them).
+    #[arg(long)]
+    pub(crate) fail_on_missing_files: bool,
+    /// Fail if local files are not in the Hub's listing (else a warning counts them).
+    #[arg(long)]
+    pub(crate) fail_on_extra_files: bool,
     #[command(flatten)]
     pub(crate) hub: HubArgs,
     #[command(flatten)]
@@ -177,23 +226,30 @@ pub(crate) enum RepoTypeArg {
     Model,
     Dataset,
     Space,
+    Kernel,
 }
 
-/// `--format` values.
+/// `--format` values, as `hf` 2.4 names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FormatArg {
-    /// The path on one line (the default).
+    /// `agent` when an AI coding agent is detected, else `human` (the default).
+    Auto,
+    /// For people: `✓ Downloaded` and `  path: …`, aligned tables.
     Human,
-    /// A JSON object: path, commit, and every file with its size and whether it was transferred.
+    /// For agents: `key=value` pairs, tab-separated tables.
+    Agent,
+    /// A JSON document (for a download: path, commit, and every file with its size and whether
+    /// it was transferred).
     Json,
-    /// Only the path.
+    /// Only the essential value: the path, or one id per line.
     Quiet,
 }
 
 /// The arguments of `hfdl download`.
 #[derive(Debug, Args)]
 pub(crate) struct DownloadArgs {
-    /// Repository to download from: `org/name`, `datasets/org/name` or `hf://datasets/org/name`.
+    /// Repository to download from: `org/name`, `datasets/org/name` (also `spaces/`,
+    /// `kernels/`) or `hf://datasets/org/name`.
     #[arg(value_name = "REPO_ID")]
     pub(crate) repo_id: String,
 
@@ -261,10 +317,6 @@ pub(crate) struct DownloadArgs {
     /// a fresh one. Defaults to `HF_HUB_DOWNLOAD_TIMEOUT`, else 20.
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub(crate) stall_timeout: Option<Duration>,
-
-    /// Print only the resulting path; no progress.
-    #[arg(short, long, conflicts_with_all = ["format", "json"])]
-    pub(crate) quiet: bool,
 
     #[command(flatten)]
     pub(crate) output: OutputArgs,

@@ -1,5 +1,5 @@
 //! The small commands around downloads: `auth login|logout|whoami`, `env`, `completions`, and
-//! dispatch to `cache`. Each prints its result on stdout (JSON with `--format json`).
+//! dispatch to `cache`. Each prints its result on stdout in the `--format` asked for.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -10,7 +10,7 @@ use clap::CommandFactory;
 use crate::cache_cmd;
 use crate::hub::HubClient;
 use crate::layout::write_private;
-use crate::output;
+use crate::output::{self, Format, Mode};
 use crate::settings::{EnvReport, Other};
 
 /// Runs a command other than `download`.
@@ -19,9 +19,9 @@ pub(crate) async fn run(command: Other) -> Result<()> {
         Other::Cache(settings) => cache_cmd::run(settings).await,
         Other::Login { token, token_path } => login(token, &token_path),
         Other::Logout { token_path } => logout(&token_path),
-        Other::Whoami { hub, json } => whoami(HubClient::new(hub)?, json).await,
-        Other::Env { report, json } => {
-            print_env(&report, json);
+        Other::Whoami { hub, format } => whoami(HubClient::new(hub)?, format).await,
+        Other::Env { report, format } => {
+            print_env(&report, format);
             Ok(())
         }
         Other::Completions(shell) => {
@@ -74,7 +74,7 @@ fn logout(path: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn whoami(hub: HubClient, json: bool) -> Result<()> {
+async fn whoami(hub: HubClient, format: Format) -> Result<()> {
     if hub.config().token.is_none() {
         bail!("not logged in: pass --token, set HF_TOKEN, or run `hfdl auth login`");
     }
@@ -84,16 +84,32 @@ async fn whoami(hub: HubClient, json: bool) -> Result<()> {
             hub.config().endpoint
         )
     })?;
-    if json {
+    if format.is(Mode::Json) {
         output::line(&me.to_string());
-    } else {
-        let name = me.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        output::line(name);
+        return Ok(());
     }
+    // As `hf auth whoami`: the user, the organizations, and the endpoint unless the default.
+    let name = me.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+    let orgs: Vec<&str> = (me
+        .get("orgs")
+        .and_then(|o| o.as_array())
+        .into_iter()
+        .flatten())
+    .filter_map(|org| org.get("name")?.as_str())
+    .collect();
+    let mut fields = vec![("user", name.to_owned())];
+    if !orgs.is_empty() {
+        fields.push(("orgs", orgs.join(",")));
+    }
+    let endpoint = &hub.config().endpoint;
+    if endpoint != "https://huggingface.co" {
+        fields.push(("endpoint", endpoint.clone()));
+    }
+    output::result(format, "Logged in", &fields);
     Ok(())
 }
 
-fn print_env(report: &EnvReport, json: bool) {
+fn print_env(report: &EnvReport, format: Format) {
     let proxy = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), mask_password);
     let rows = [
         ("version", report.version.to_owned()),
@@ -116,7 +132,11 @@ fn print_env(report: &EnvReport, json: bool) {
         ("s3_region", report.s3.region.clone()),
         ("s3_credentials", s3_credentials(&report.s3)),
     ];
-    if json {
+    if format.is(Mode::Agent) {
+        for (key, value) in rows {
+            output::line(&format!("{key}={value}"));
+        }
+    } else if format.is(Mode::Json) {
         let map: serde_json::Map<String, serde_json::Value> = rows
             .iter()
             .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.as_str())))

@@ -7,8 +7,8 @@ use anyhow::Result;
 use indicatif::HumanBytes;
 
 use crate::hub::RemoteFile;
-use crate::layout::{Layout, Presence};
-use crate::output;
+use crate::layout::{Layout, Presence, StoreFile};
+use crate::output::{self, Format, Mode};
 use crate::repo::CommitHash;
 
 /// Prints the plan for `files` at `commit` into `layout`.
@@ -16,15 +16,22 @@ pub(crate) fn print(
     layout: &Layout,
     commit: &CommitHash,
     files: &[RemoteFile],
-    json: bool,
+    format: Format,
 ) -> Result<()> {
     let rows: Vec<(&RemoteFile, bool)> = files
         .iter()
         .map(|f| {
+            let store = StoreFile {
+                path: &f.path,
+                etag: &f.etag,
+                xet: f.xet_hash.as_ref(),
+                size: f.size,
+            };
+            // A file the shared store holds counts as present, as in `hf --dry-run`.
             let present = matches!(
                 layout.presence(commit, &f.path, &f.etag),
                 Presence::Complete | Presence::Adopt
-            );
+            ) || layout.in_store(&store);
             (f, present)
         })
         .collect();
@@ -37,7 +44,11 @@ pub(crate) fn print(
     let target = layout.result_path(commit, None);
     let free = free_space(&target);
     let fits = free.is_none_or(|free| free >= needed);
-    if json {
+    if matches!(format.mode, Mode::Agent | Mode::Quiet) {
+        print_like_hf(format, &rows);
+        return Ok(());
+    }
+    if format.is(Mode::Json) {
         let files: Vec<serde_json::Value> = rows
             .iter()
             .map(|(f, present)| serde_json::json!({"path": f.path.as_str(), "size": f.size, "present": present}))
@@ -82,6 +93,37 @@ pub(crate) fn print(
         target.display()
     ));
     Ok(())
+}
+
+/// Agent and quiet modes, as `hf download --dry-run` prints them: `[dry-run] Will download N
+/// files (out of M) totalling X.` and a `file`/`size` table sorted by name (`-` for a file
+/// already present), or only the names.
+fn print_like_hf(format: Format, rows: &[(&RemoteFile, bool)]) {
+    let wanted = rows.iter().filter(|(_, present)| !present);
+    let sizes: Option<Vec<u64>> = wanted.clone().map(|(f, _)| f.size).collect();
+    let total = sizes.map_or_else(
+        || "an unknown size".to_owned(),
+        |s| output::size(s.iter().sum()),
+    );
+    output::text(
+        format,
+        &format!(
+            "[dry-run] Will download {} files (out of {}) totalling {total}.",
+            wanted.count(),
+            rows.len()
+        ),
+    );
+    let mut table: Vec<Vec<String>> = (rows.iter())
+        .map(|(f, present)| {
+            let size = match (present, f.size) {
+                (false, Some(size)) => output::size(size),
+                _ => "-".to_owned(),
+            };
+            vec![f.path.as_str().to_owned(), size]
+        })
+        .collect();
+    table.sort();
+    output::table(format, &["file", "size"], &table, 0);
 }
 
 /// Free bytes on the filesystem that would hold `path` (its nearest existing ancestor).

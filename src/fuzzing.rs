@@ -261,7 +261,12 @@ pub fn repo_names(data: &[u8]) {
 fn check_names(s: &str) {
     if let Ok(id) = RepoId::parse(s) {
         assert_eq!(RepoId::parse(id.as_str()).as_ref(), Ok(&id));
-        for kind in [RepoType::Model, RepoType::Dataset, RepoType::Space] {
+        for kind in [
+            RepoType::Model,
+            RepoType::Dataset,
+            RepoType::Space,
+            RepoType::Kernel,
+        ] {
             let folder = Repo {
                 kind,
                 id: id.clone(),

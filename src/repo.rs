@@ -7,13 +7,14 @@
 
 use std::fmt;
 
-/// The three kinds of repositories the Hub hosts.
+/// The kinds of repositories the Hub hosts (kernels since huggingface_hub 1.10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum RepoType {
     #[default]
     Model,
     Dataset,
     Space,
+    Kernel,
 }
 
 impl RepoType {
@@ -23,6 +24,7 @@ impl RepoType {
             Self::Model => "model",
             Self::Dataset => "dataset",
             Self::Space => "space",
+            Self::Kernel => "kernel",
         }
     }
 
@@ -32,6 +34,7 @@ impl RepoType {
             Self::Model => "models",
             Self::Dataset => "datasets",
             Self::Space => "spaces",
+            Self::Kernel => "kernels",
         }
     }
 
@@ -41,6 +44,7 @@ impl RepoType {
             "models" => Some(Self::Model),
             "datasets" => Some(Self::Dataset),
             "spaces" => Some(Self::Space),
+            "kernels" => Some(Self::Kernel),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl RepoType {
             Self::Model => "",
             Self::Dataset => "datasets/",
             Self::Space => "spaces/",
+            Self::Kernel => "kernels/",
         }
     }
 }
@@ -222,6 +227,23 @@ impl ETag {
 impl fmt::Display for ETag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The Xet hash of a file's content (64 lowercase hex digits), as the listing's `xetHash`
+/// gives it: the name of its entry in huggingface_hub's shared blob store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct XetHash(String);
+
+impl XetHash {
+    /// Accepts exactly what huggingface_hub accepts (`[0-9a-f]{64}`), nothing else.
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -1,5 +1,5 @@
 //! The listing cache `trees/<commit>.json` of huggingface_hub >= 1.22, in its format:
-//! `{"format_version": 1, "files": {path: {size, blob_id, lfs_sha256?, lfs_size?}}}`.
+//! `{"format_version": 1, "files": {path: {size, blob_id, lfs_sha256?, lfs_size?, xet_hash?}}}`.
 //!
 //! huggingface_hub trusts this file instead of listing the tree again, and uses it offline to
 //! tell a complete snapshot from an incomplete one, so it is written only from a complete
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::hub::RemoteFile;
-use crate::repo::{ETag, RepoPath};
+use crate::repo::{ETag, RepoPath, XetHash};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TreeCache {
@@ -27,6 +27,8 @@ struct Entry {
     lfs_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     lfs_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    xet_hash: Option<String>,
 }
 
 /// Serialises a complete listing; `None` if some entry lacks what the format needs.
@@ -39,6 +41,7 @@ pub(crate) fn to_bytes(files: &[RemoteFile]) -> Option<Vec<u8>> {
             blob_id: file.blob_id.clone()?,
             lfs_sha256: file.lfs.then(|| file.etag.to_string()),
             lfs_size: file.lfs.then_some(size),
+            xet_hash: file.xet_hash.as_ref().map(|x| x.as_str().to_owned()),
         };
         map.insert(file.path.to_string(), entry);
     }
@@ -78,6 +81,11 @@ pub(crate) fn files(bytes: &[u8]) -> Option<Vec<RemoteFile>> {
     }
     let entry = |(path, e): (String, Entry)| {
         let lfs = e.lfs_sha256.is_some();
+        // As huggingface_hub: a listing with an invalid Xet hash is no listing.
+        let xet_hash = match &e.xet_hash {
+            Some(raw) => Some(XetHash::parse(raw)?),
+            None => None,
+        };
         let etag = ETag::parse(e.lfs_sha256.as_deref().unwrap_or(&e.blob_id))?;
         Some(RemoteFile {
             path: RepoPath::parse(&path).ok()?,
@@ -86,6 +94,7 @@ pub(crate) fn files(bytes: &[u8]) -> Option<Vec<RemoteFile>> {
             etag,
             blob_id: Some(e.blob_id),
             lfs,
+            xet_hash,
         })
     };
     cache.files.into_iter().map(entry).collect()
@@ -106,6 +115,7 @@ mod tests {
                 blob_id: Some("b".repeat(40)),
                 lfs: true,
                 checksum: Checksum::Sha256,
+                xet_hash: XetHash::parse(&"d".repeat(64)),
             },
             RemoteFile {
                 path: RepoPath::parse("c.json").unwrap(),
@@ -114,6 +124,7 @@ mod tests {
                 blob_id: Some("c".repeat(40)),
                 lfs: false,
                 checksum: Checksum::GitSha1,
+                xet_hash: None,
             },
         ];
         assert_eq!(

@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use super::{human_size, refs_cell};
 use crate::layout::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
-    REPO_TYPES, claim,
+    REPO_TYPES, SharedStore, claim,
 };
-use crate::output;
+use crate::output::{self, Format, Mode as OutputMode};
 use crate::settings::UsageError;
 
 /// What `rm` or `prune` deletes, and how many bytes that frees.
@@ -39,6 +39,13 @@ struct Plan<'a> {
     /// What is left alone, and why (stderr).
     notes: Vec<String>,
     freed: u64,
+    /// The cache's shared store, when it is marked.
+    store: Option<SharedStore>,
+    /// Store entries that deleted blobs link to: collected after the deletion if no live link
+    /// is left, as `hf cache rm` does.
+    sweep: BTreeSet<PathBuf>,
+    /// Store entries nothing references (`prune`), with their sizes.
+    shared: Vec<(PathBuf, u64)>,
 }
 
 impl<'a> Plan<'a> {
@@ -143,6 +150,42 @@ impl<'a> Plan<'a> {
         self.repos.iter().any(|r| r.path == dir) || self.broken.iter().any(|c| c.path == dir)
     }
 
+    /// Unreferenced store entries deleted by `prune`.
+    fn shared_blobs(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Counts what the store frees, as huggingface_hub does: an entry's bytes once every live
+    /// link to it is among the blobs deleted; and remembers those entries for the sweep.
+    fn account_shared(&mut self, scan: &'a CacheScan, unreferenced_entries: bool) {
+        if !scan.store.is_marked() {
+            return;
+        }
+        let store = scan.store.clone();
+        let mut deleting: BTreeSet<PathBuf> = self.blobs.iter().map(|b| b.to_path_buf()).collect();
+        deleting.extend(self.unreferenced.iter().map(|(_, b)| b.path.clone()));
+        for repo in &self.repos {
+            let files = repo.revisions.iter().flat_map(|r| &r.files);
+            deleting.extend(files.map(|f| f.blob.clone()));
+            let dir = fs::read_dir(repo.path.join("blobs"))
+                .into_iter()
+                .flatten()
+                .flatten();
+            deleting.extend(dir.map(|e| e.path()));
+        }
+        self.sweep = (deleting.iter())
+            .filter_map(|b| store.target_of(b))
+            .collect();
+        for entry in &self.sweep {
+            self.freed += store.freed_if_deleted(entry, &deleting);
+        }
+        if unreferenced_entries {
+            self.shared.clone_from(&scan.unreferenced_shared);
+            self.freed += self.shared.iter().map(|(_, size)| size).sum::<u64>();
+        }
+        self.store = Some(store);
+    }
+
     fn is_empty(&self) -> bool {
         let Self {
             repos,
@@ -157,6 +200,7 @@ impl<'a> Plan<'a> {
             && revisions.is_empty()
             && unreferenced.is_empty()
             && partials.is_empty()
+            && self.shared.is_empty()
     }
 }
 
@@ -177,12 +221,12 @@ fn held_lock(locks: &Path) -> Option<PathBuf> {
 
 /// `hfdl cache rm`: deletes the repos and revisions the targets name.
 pub(super) fn rm(scan: &CacheScan, targets: &[String], mode: &Mode) -> Result<()> {
-    apply(rm_plan(scan, targets)?, mode)
+    apply(rm_plan(scan, targets)?, mode, Command::Rm)
 }
 
 /// `hfdl cache prune`: deletes detached revisions and leftovers.
 pub(super) fn prune(scan: &CacheScan, mode: &Mode) -> Result<()> {
-    apply(prune_plan(scan), mode)
+    apply(prune_plan(scan), mode, Command::Prune)
 }
 
 /// The repos and revisions the targets name.
@@ -225,6 +269,7 @@ fn rm_plan<'a>(scan: &'a CacheScan, targets: &[String]) -> Result<Plan<'a>> {
     for (i, commits) in &selected {
         plan.add_revisions(scan, &scan.repos[*i], commits);
     }
+    plan.account_shared(scan, false);
     Ok(plan)
 }
 
@@ -249,6 +294,7 @@ fn prune_plan(scan: &CacheScan) -> Plan<'_> {
             plan.add_partial(partial);
         }
     }
+    plan.account_shared(scan, true);
     plan
 }
 
@@ -360,57 +406,105 @@ pub(super) struct Mode {
     pub(super) dry_run: bool,
     /// Do not ask.
     pub(super) yes: bool,
-    pub(super) json: bool,
+    pub(super) format: Format,
+}
+
+/// Which command a plan is for: `hf` names their results' fields differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Rm,
+    Prune,
 }
 
 #[expect(clippy::print_stderr, reason = "what is kept, and why, goes to stderr")]
-fn apply(plan: Plan<'_>, mode: &Mode) -> Result<()> {
+fn apply(plan: Plan<'_>, mode: &Mode, command: Command) -> Result<()> {
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
+    let format = mode.format;
+    let json = format.is(OutputMode::Json);
     if plan.is_empty() {
-        let done = if mode.json {
-            plan_json(&plan, false)
+        if json {
+            output::line(&plan_json(&plan, false));
         } else {
-            "nothing to delete".into()
-        };
-        output::line(&done);
+            output::text(format, "nothing to delete");
+        }
         return Ok(());
     }
-    if !mode.json {
-        output::line(&format!(
+    output::text(
+        format,
+        &format!(
             "about to delete {}, freeing {}:",
             summary(&plan),
             human_size(plan.freed)
-        ));
-        for line in plan_lines(&plan) {
-            output::line(&line);
-        }
+        ),
+    );
+    for line in plan_lines(&plan) {
+        output::text(format, &line);
     }
     if mode.dry_run {
-        let done = if mode.json {
-            plan_json(&plan, false)
-        } else {
-            "dry run: nothing was deleted".into()
-        };
-        output::line(&done);
+        match format.mode {
+            OutputMode::Json => output::line(&plan_json(&plan, false)),
+            OutputMode::Human => output::line("dry run: nothing was deleted"),
+            _ => output::result(
+                format,
+                "Dry run: no files were deleted.",
+                &dry_run_fields(&plan, command),
+            ),
+        }
         return Ok(());
+    }
+    if !mode.yes && !format.is(OutputMode::Human) {
+        bail!("refusing to delete without confirmation outside human mode: pass -y (or --yes)");
     }
     confirm(mode.yes)?;
     let result = delete(&plan);
-    let done = if mode.json {
-        plan_json(&plan, result.is_ok())
-    } else {
-        format!(
+    match format.mode {
+        OutputMode::Json => output::line(&plan_json(&plan, result.is_ok())),
+        _ if result.is_err() => {}
+        OutputMode::Human => output::line(&format!(
             "deleted {}; freed {}",
             summary(&plan),
             human_size(plan.freed)
-        )
-    };
-    if result.is_ok() || mode.json {
-        output::line(&done);
+        )),
+        _ => output::result(format, "Deleted.", &done_fields(&plan, command)),
     }
     result
+}
+
+/// The fields of `hf cache rm|prune --dry-run` in agent and quiet modes.
+fn dry_run_fields(plan: &Plan<'_>, command: Command) -> Vec<(&'static str, String)> {
+    let revisions =
+        plan.revisions.len() + plan.repos.iter().map(|r| r.revisions.len()).sum::<usize>();
+    let mut fields = vec![("dry_run", "True".to_owned())];
+    match command {
+        Command::Rm => fields.push(("repos", plan.repos.len().to_string())),
+        Command::Prune => {}
+    }
+    fields.push(("revisions", revisions.to_string()));
+    if command == Command::Prune {
+        fields.push(("incomplete", plan.partials.len().to_string()));
+        fields.push(("shared_blobs", plan.shared_blobs().to_string()));
+    }
+    fields.push(("size", human_size(plan.freed)));
+    fields
+}
+
+/// The fields of `hf cache rm|prune` once done, in agent and quiet modes.
+fn done_fields(plan: &Plan<'_>, command: Command) -> Vec<(&'static str, String)> {
+    let revisions =
+        plan.revisions.len() + plan.repos.iter().map(|r| r.revisions.len()).sum::<usize>();
+    let mut fields = Vec::new();
+    if command == Command::Rm {
+        fields.push(("repos_deleted", plan.repos.len().to_string()));
+    }
+    fields.push(("revisions_deleted", revisions.to_string()));
+    if command == Command::Prune {
+        fields.push(("incomplete_deleted", plan.partials.len().to_string()));
+        fields.push(("shared_blobs_deleted", plan.shared_blobs().to_string()));
+    }
+    fields.push(("freed", human_size(plan.freed)));
+    fields
 }
 
 /// `2 repo(s), 1 revision(s) and 3 partial download(s)`.
@@ -420,6 +514,7 @@ fn summary(plan: &Plan<'_>) -> String {
         (plan.revisions.len(), "revision(s)"),
         (plan.unreferenced.len(), "unreferenced blob(s)"),
         (plan.partials.len(), "partial download(s)"),
+        (plan.shared.len(), "unreferenced shared blob(s)"),
     ];
     let parts: Vec<String> = (counts.iter().filter(|(n, _)| *n > 0))
         .map(|(n, what)| format!("{n} {what}"))
@@ -475,11 +570,16 @@ fn plan_lines(plan: &Plan<'_>) -> Vec<String> {
             human_size(p.size)
         )
     });
+    let shared = plan.shared.iter().map(|(entry, size)| {
+        let name = entry.file_name().unwrap_or_default().to_string_lossy();
+        format!("  shared blob {name} ({})", human_size(*size))
+    });
     repos
         .chain(broken)
         .chain(revisions)
         .chain(blobs)
         .chain(partials)
+        .chain(shared)
         .collect()
 }
 
@@ -502,6 +602,7 @@ fn plan_json(plan: &Plan<'_>, deleted: bool) -> String {
         "blobs": paths(plan.blobs.iter().copied().collect()),
         "unreferenced_blobs": paths(plan.unreferenced.iter().map(|(_, b)| b.path.as_path()).collect()),
         "partials": paths(partials.map(PathBuf::as_path).collect()),
+        "shared_blobs": paths(plan.shared.iter().map(|(p, _)| p.as_path()).collect()),
         "freed": plan.freed,
         "freed_str": human_size(plan.freed),
     })
@@ -569,6 +670,17 @@ fn delete(plan: &Plan<'_>) -> Result<()> {
         .collect();
     for (path, err) in &failed {
         eprintln!("warning: failed to delete `{}`: {err}", path.display());
+    }
+    if let Some(store) = &plan.store {
+        let entries = plan.sweep.iter().chain(plan.shared.iter().map(|(p, _)| p));
+        for entry in entries {
+            if let Err(err) = store.sweep(entry) {
+                eprintln!(
+                    "warning: failed to collect the shared blob `{}`: {err}",
+                    entry.display()
+                );
+            }
+        }
     }
     if !failed.is_empty() {
         bail!("failed to delete {} path(s) in the cache", failed.len());

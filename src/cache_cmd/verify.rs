@@ -1,6 +1,10 @@
 //! `hfdl cache verify`: re-hashes a cached snapshot, a local directory or a bucket prefix (its
 //! objects read back) against the Hub's
 //! listing of the commit, and reports corrupt, missing and extra files.
+//!
+//! As `hf cache verify` 2.4: a corrupt file fails; a missing file (listed, not on disk) fails
+//! only with `--fail-on-missing-files`, an extra one (on disk, not listed) only with
+//! `--fail-on-extra-files`; otherwise each kind is counted in a warning on stderr.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,9 +18,9 @@ use crate::bucket::Bucket;
 use crate::download::{Hasher, hash_file};
 use crate::hub::{HubClient, HubConfig, RemoteFile};
 use crate::layout::{CacheLayout, local_files};
-use crate::output;
+use crate::output::{self, Format, Mode};
 use crate::repo::{Checksum, CommitHash, Repo, Revision};
-use crate::settings::Target;
+use crate::settings::{FailOn, Target};
 
 /// The outcome of re-hashing a folder against the Hub's listing.
 #[derive(Default)]
@@ -40,7 +44,8 @@ pub(super) async fn verify(
     revision: &Revision,
     target: Target,
     hub_config: HubConfig,
-    json: bool,
+    format: Format,
+    fail_on: FailOn,
 ) -> Result<()> {
     let hub = hub_config.clone();
     let client = HubClient::new(hub.clone())?;
@@ -71,20 +76,120 @@ pub(super) async fn verify(
             (compare(remote, local).await?, commit, root)
         }
     };
-    if json {
-        output::line(&verification_json(&result, repo, &commit, &root));
-    } else {
-        let place = format!("{repo} at `{commit}` in `{}`", root.display());
-        print_verification(&result, &place);
+    let failed = result.fails(fail_on);
+    match format.mode {
+        Mode::Json => output::line(&verification_json(&result, repo, &commit, &root, failed)),
+        Mode::Human => {
+            let place = format!("{repo} at `{commit}` in `{}`", root.display());
+            print_verification(&result, &place);
+        }
+        Mode::Agent | Mode::Quiet if !failed => output::result(
+            format,
+            &format!(
+                "Verified {} file(s) for {} '{}'. All checksums match.",
+                result.checked,
+                repo.kind.as_str(),
+                repo.id
+            ),
+            &[
+                ("repo_id", repo.id.to_string()),
+                ("repo_type", repo.kind.as_str().to_owned()),
+                ("checked", result.checked.to_string()),
+                ("path", root.display().to_string()),
+            ],
+        ),
+        Mode::Agent | Mode::Quiet => print_failures(&result, fail_on, format),
     }
-    if !result.corrupt.is_empty() || !result.missing.is_empty() {
+    warn_uncounted(&result, fail_on);
+    if failed {
         bail!(
-            "verification failed for {repo} at `{commit}`: {} corrupt and {} missing file(s)",
-            result.corrupt.len(),
-            result.missing.len()
+            "verification failed for {repo} at `{commit}` in `{}`: {}",
+            root.display(),
+            result.failure_summary(fail_on)
         );
     }
     Ok(())
+}
+
+impl Verification {
+    /// Does this outcome fail the command?
+    fn fails(&self, fail_on: FailOn) -> bool {
+        !self.corrupt.is_empty()
+            || (fail_on.missing && !self.missing.is_empty())
+            || (fail_on.extra && !self.extra.is_empty())
+    }
+
+    /// `1 corrupt and 2 missing file(s)`: the kinds that fail.
+    fn failure_summary(&self, fail_on: FailOn) -> String {
+        let mut parts = vec![format!("{} corrupt", self.corrupt.len())];
+        if fail_on.missing {
+            parts.push(format!("{} missing", self.missing.len()));
+        }
+        if fail_on.extra {
+            parts.push(format!("{} extra", self.extra.len()));
+        }
+        format!("{} file(s)", parts.join(" and "))
+    }
+}
+
+/// The failing kinds, as `hf cache verify` lists them in agent mode.
+fn print_failures(result: &Verification, fail_on: FailOn, format: Format) {
+    let list = |paths: &mut dyn Iterator<Item = String>| -> String {
+        paths
+            .map(|p| format!("  - {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if !result.corrupt.is_empty() {
+        let details = (result.corrupt.iter()).map(|m| {
+            format!(
+                "{}: expected {} ({}), got {}",
+                m.path, m.expected, m.algorithm, m.actual
+            )
+        });
+        output::text(
+            format,
+            &format!(
+                "[FAIL] Checksum verification failed for the following file(s):\n{}",
+                list(&mut details.into_iter())
+            ),
+        );
+    }
+    if fail_on.missing && !result.missing.is_empty() {
+        output::text(
+            format,
+            &format!(
+                "[FAIL] Missing files (present remotely, absent locally):\n{}",
+                list(&mut result.missing.iter().cloned())
+            ),
+        );
+    }
+    if fail_on.extra && !result.extra.is_empty() {
+        output::text(
+            format,
+            &format!(
+                "[FAIL] Extra files (present locally, absent remotely):\n{}",
+                list(&mut result.extra.iter().cloned())
+            ),
+        );
+    }
+}
+
+/// `hf`'s warnings for the kinds that do not fail.
+#[expect(clippy::print_stderr, reason = "warnings go to stderr")]
+fn warn_uncounted(result: &Verification, fail_on: FailOn) {
+    if !fail_on.missing && !result.missing.is_empty() {
+        eprintln!(
+            "warning: {} remote file(s) are missing locally. Use --fail-on-missing-files to fail on them.",
+            result.missing.len()
+        );
+    }
+    if !fail_on.extra && !result.extra.is_empty() {
+        eprintln!(
+            "warning: {} local file(s) do not exist on the remote repo. Use --fail-on-extra-files to fail on them.",
+            result.extra.len()
+        );
+    }
 }
 
 /// The folder to check and the commit to check it against.
@@ -277,6 +382,7 @@ fn verification_json(
     repo: &Repo,
     commit: &CommitHash,
     root: &Path,
+    failed: bool,
 ) -> String {
     let corrupt: Vec<Value> = (result.corrupt.iter())
         .map(|m| json!({"path": m.path, "expected": m.expected, "actual": m.actual, "algorithm": m.algorithm}))
@@ -287,7 +393,7 @@ fn verification_json(
         "revision": commit.as_str(),
         "path": root.display().to_string(),
         "checked": result.checked,
-        "ok": result.corrupt.is_empty() && result.missing.is_empty(),
+        "ok": !failed,
         "corrupt": corrupt,
         "missing": result.missing,
         "extra": result.extra,

@@ -14,7 +14,8 @@ use super::journal;
 use super::ranges::{Plan, RangeSet};
 use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
 use super::{ChecksumMismatch, Ctx, FileJob, Outcome};
-use crate::layout::{FileClaim, Partial, Presence, ensure_dir};
+use crate::hub::RemoteFile;
+use crate::layout::{FileClaim, Partial, Presence, StoreFile, ensure_dir};
 use crate::repo::Checksum;
 
 /// Brings one file into place. Holds the file's lock while working on it.
@@ -73,6 +74,17 @@ async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option
         if !ctx.force && in_place_blocking(&ctx, &job)? {
             return Ok(None);
         }
+        // A Xet file the shared store already holds (put there by `hf` 2.4 or hfdl for any
+        // repo of this cache) is linked, not downloaded; a failure only means downloading.
+        let file = &job.file;
+        let from_store = ctx
+            .layout
+            .link_from_store(&store_file(file), &ctx.commit, |entry| {
+                has_digest(entry, file)
+            });
+        if !ctx.force && from_store.unwrap_or(false) {
+            return Ok(None);
+        }
         let (path, etag) = (&job.file.path, &job.file.etag);
         let partial = if large {
             let own = ctx.layout.partial(path, etag);
@@ -109,12 +121,22 @@ async fn finish(
     lock: FileClaim,
 ) -> Result<()> {
     let (layout, commit, remote) = (ctx.layout.clone(), ctx.commit.clone(), job.file.clone());
+    let reporter = ctx.reporter.clone();
     let large = is_split(ctx, job);
     let finalize = move || -> Result<()> {
         layout
             .finalize(&partial.data, &remote.etag, &commit, &remote.path)
             .with_context(|| format!("failed to move `{}` into place", remote.path))?;
         let _ = std::fs::remove_file(&partial.journal);
+        // As `hf` 2.4 publishes its Xet downloads: the blob moves into the shared store.
+        let published =
+            layout.publish_to_store(&store_file(&remote), |entry| has_digest(entry, &remote));
+        if let Err(e) = published {
+            reporter.warn(&format!(
+                "could not share `{}` through the cache's blob store: {e}",
+                remote.path
+            ));
+        }
         if large {
             layout
                 .sync_placed(&commit, &remote.path, &remote.etag)
@@ -133,6 +155,22 @@ async fn finish(
     } else {
         ctx.committer.commit(file, Box::new(finalize)).await
     }
+}
+
+fn store_file(file: &RemoteFile) -> StoreFile<'_> {
+    StoreFile {
+        path: &file.path,
+        etag: &file.etag,
+        xet: file.xet_hash.as_ref(),
+        size: file.size,
+    }
+}
+
+/// Does the file at `path` have the file's digest? (A store entry is re-hashed before use:
+/// huggingface_hub checks its size only.)
+fn has_digest(path: &std::path::Path, file: &RemoteFile) -> bool {
+    let digest = File::open(path).and_then(|f| hash_file(&f, file.checksum));
+    digest.ok().flatten().as_deref() == Some(file.etag.as_str())
 }
 
 /// Is the file already there (adopting content that only lacks a link or a record)?

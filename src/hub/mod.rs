@@ -509,6 +509,7 @@ impl HubClient {
             checksum: etag.checksum(),
             etag,
             blob_id: None,
+            xet_hash: None,
         });
         Ok(FileMeta { commit, file })
     }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::repo::{Checksum, CommitHash, ETag, RepoPath};
+use crate::repo::{Checksum, CommitHash, ETag, RepoPath, XetHash};
 
 /// A file of the repository at a commit, as the tree listing (or a HEAD) describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub(crate) struct RemoteFile {
     pub(crate) lfs: bool,
     /// How the content can be checked: what the etag is a digest of, if anything.
     pub(crate) checksum: Checksum,
+    /// The Xet hash of the content, when the listing gave a valid one.
+    pub(crate) xet_hash: Option<XetHash>,
 }
 
 /// `GET /api/{type}s/{repo}/revision/{rev}`.
@@ -39,6 +41,8 @@ pub(crate) struct TreeEntryJson {
     pub(crate) size: Option<u64>,
     #[serde(default)]
     pub(crate) lfs: Option<LfsJson>,
+    #[serde(default, rename = "xetHash")]
+    pub(crate) xet_hash: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +70,7 @@ impl TreeEntryJson {
             etag,
             blob_id: self.oid.clone(),
             lfs: self.lfs.is_some(),
+            xet_hash: self.xet_hash.as_deref().and_then(XetHash::parse),
         }))
     }
 }

@@ -14,6 +14,8 @@
 //!     └── snapshots/<commit>/sub/file -> ../../../blobs/<etag>   relative symlinks
 //! ```
 //!
+//! A Xet file's `blobs/<etag>` may itself be a link into the cache-wide store (`shared.rs`).
+//!
 //! This module knows paths and files, never HTTP.
 
 use std::fs;
@@ -24,7 +26,8 @@ use super::fs::{
     ensure_dir, read_ref_file, relative_path, symlink_relative, write_atomic, write_private,
     write_ref_file,
 };
-use crate::repo::{CommitHash, ETag, Repo, RepoPath, Revision};
+use super::shared::SharedStore;
+use crate::repo::{Checksum, CommitHash, ETag, Repo, RepoPath, Revision, XetHash};
 
 /// The tag marking a cache directory (<https://bford.info/cachedir/>), as the official client
 /// writes it.
@@ -32,6 +35,14 @@ pub(crate) const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc
 # This file is a cache directory tag created by huggingface_hub.\n\
 # For information about cache directory tags, see:\n\
 #\thttps://bford.info/cachedir/\n";
+
+/// What the shared store needs to know of a file.
+pub(crate) struct StoreFile<'a> {
+    pub(crate) path: &'a RepoPath,
+    pub(crate) etag: &'a ETag,
+    pub(crate) xet: Option<&'a XetHash>,
+    pub(crate) size: Option<u64>,
+}
 
 /// One repository's folder inside a hub cache.
 #[derive(Debug, Clone)]
@@ -41,6 +52,8 @@ pub(crate) struct CacheLayout {
     locks_dir: PathBuf,
     /// Link snapshots to blobs (else, or where the filesystem refuses, place real files).
     symlinks: bool,
+    /// The cache-wide store of Xet files, unless disabled.
+    store: Option<SharedStore>,
 }
 
 impl CacheLayout {
@@ -50,7 +63,69 @@ impl CacheLayout {
             repo_dir: root.join(repo.folder_name()),
             locks_dir: root.join(".locks").join(repo.folder_name()),
             symlinks: true,
+            store: None,
         }
+    }
+
+    /// Use huggingface_hub's shared store for Xet files (needs symlinks), as `hf` 2.4 does
+    /// unless `HF_HUB_DISABLE_SHARED_BLOBS` or `HF_HUB_DISABLE_XET` is set.
+    pub(crate) fn with_shared_store(mut self, enabled: bool) -> Self {
+        self.store = (enabled && self.symlinks).then(|| SharedStore::new(&self.root));
+        self
+    }
+
+    /// The store and entry of a file, when it may go through the store: a Xet file of known
+    /// size whose content hfdl verifies by sha256 (its etag).
+    fn store_key<'f>(&self, file: &StoreFile<'f>) -> Option<(&SharedStore, &'f XetHash, u64)> {
+        let store = self.store.as_ref()?;
+        (file.etag.checksum() == Checksum::Sha256).then_some(())?;
+        Some((store, file.xet?, file.size?))
+    }
+
+    /// Would [`Self::link_from_store`] find the file in the store (its size checked only)?
+    pub(crate) fn in_store(&self, file: &StoreFile<'_>) -> bool {
+        self.store_key(file)
+            .is_some_and(|(store, xet, size)| store.has(xet, size))
+    }
+
+    /// Links a file into the snapshot from the shared store instead of downloading it, if the
+    /// store holds its content (`check` must accept the entry); under the file's lock.
+    pub(crate) fn link_from_store(
+        &self,
+        file: &StoreFile<'_>,
+        commit: &CommitHash,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        let Some((store, xet, size)) = self.store_key(file) else {
+            return Ok(false);
+        };
+        let blob = self.blob(file.etag);
+        if fs::symlink_metadata(&blob).is_ok() {
+            return Ok(false);
+        }
+        self.prepare()?;
+        if !store.link(&blob, xet, size, check)? {
+            return Ok(false);
+        }
+        self.link(file.etag, commit, file.path)?;
+        Ok(true)
+    }
+
+    /// Moves a freshly downloaded, verified blob into the shared store, leaving a link, as
+    /// `hf` 2.4 publishes its Xet downloads; `check` judges an entry already there.
+    pub(crate) fn publish_to_store(
+        &self,
+        file: &StoreFile<'_>,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        let Some((store, xet, size)) = self.store_key(file) else {
+            return Ok(false);
+        };
+        let blob = self.blob(file.etag);
+        if !fs::symlink_metadata(&blob).is_ok_and(|m| m.is_file()) {
+            return Ok(false);
+        }
+        store.publish(&blob, xet, size, check)
     }
 
     /// `HF_HUB_DISABLE_SYMLINKS`: snapshots hold real files, as the official client then does.

@@ -10,17 +10,19 @@ mod cache;
 mod fs;
 mod local_dir;
 mod scan;
+mod shared;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub(crate) use cache::CacheLayout;
+pub(crate) use cache::{CacheLayout, StoreFile};
 pub(crate) use fs::{FileLock, ensure_dir, write_durable, write_private};
 pub(crate) use local_dir::LocalDirLayout;
 pub(crate) use scan::{
     CacheScan, CachedBlob, CachedRepo, CachedRevision, Claim, Corruption, PartialDownload,
     REPO_TYPES, claim, local_files, scan_cache,
 };
+pub(crate) use shared::SharedStore;
 
 use crate::bucket::{Bucket, Lease, ManifestFile};
 use crate::repo::{CommitHash, ETag, RepoPath, Revision};
@@ -212,6 +214,36 @@ impl Layout {
             Self::Bucket(b) => b.lease(path).map(FileClaim::Lease),
             _ if full => FileLock::acquire(&self.lock_path(path, etag)).map(FileClaim::Lock),
             _ => FileLock::acquire_flock_only(&self.lock_path(path, etag)).map(FileClaim::Lock),
+        }
+    }
+
+    /// Links a file from the cache's shared store, if it holds it (the cache only).
+    pub(crate) fn link_from_store(
+        &self,
+        file: &StoreFile<'_>,
+        commit: &CommitHash,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        match self {
+            Self::Cache(c) => c.link_from_store(file, commit, check),
+            Self::LocalDir(_) | Self::Bucket(_) => Ok(false),
+        }
+    }
+
+    /// Is the file in the cache's shared store, so that a download would only link it?
+    pub(crate) fn in_store(&self, file: &StoreFile<'_>) -> bool {
+        matches!(self, Self::Cache(c) if c.in_store(file))
+    }
+
+    /// Publishes a freshly placed blob to the cache's shared store (the cache only).
+    pub(crate) fn publish_to_store(
+        &self,
+        file: &StoreFile<'_>,
+        check: impl FnOnce(&Path) -> bool,
+    ) -> io::Result<bool> {
+        match self {
+            Self::Cache(c) => c.publish_to_store(file, check),
+            Self::LocalDir(_) | Self::Bucket(_) => Ok(false),
         }
     }
 

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use super::PARTIAL_SUFFIX;
 use super::fs::{is_stale, owner_path};
+use super::shared::SharedStore;
 
 /// OS helper files the official scanner ignores wherever it meets them.
 const IGNORED: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
@@ -41,6 +42,12 @@ pub(crate) struct CacheScan {
     pub(crate) partials: Vec<PartialDownload>,
     /// Folders the official client would skip as corrupted.
     pub(crate) corrupted: Vec<Corruption>,
+    /// The cache-wide store of Xet files (see [`SharedStore`]).
+    pub(crate) store: SharedStore,
+    /// Store entries no live link references (their manifest is readable), with sizes.
+    pub(crate) unreferenced_shared: Vec<(PathBuf, u64)>,
+    /// Bytes of every blob once: repo blobs that are no store links, plus the store's entries.
+    pub(crate) physical_size: u64,
 }
 
 /// A repo folder the official scanner rejects, and why.
@@ -121,6 +128,14 @@ pub(crate) struct PartialDownload {
     pub(crate) lock: PathBuf,
 }
 
+impl CacheScan {
+    /// The physical size of the cache's blobs, each counted once, as huggingface_hub's
+    /// `HFCacheInfo.size_on_disk` (per-repo sizes count a shared entry in every repo).
+    pub(crate) fn size_on_disk(&self) -> u64 {
+        self.physical_size
+    }
+}
+
 impl CachedRepo {
     /// `model/org/name`, as `hf cache` names repos.
     pub(crate) fn cache_id(&self) -> String {
@@ -142,11 +157,15 @@ pub(crate) fn scan_cache(root: &Path) -> io::Result<CacheScan> {
         repos: Vec::new(),
         partials: Vec::new(),
         corrupted: Vec::new(),
+        store: SharedStore::new(root),
+        unreferenced_shared: Vec::new(),
+        physical_size: 0,
     };
     if !root.exists() {
         return Ok(scan);
     }
     scan.root = fs::canonicalize(root)?;
+    scan.store = SharedStore::new(&scan.root);
     for path in sorted_entries(&scan.root)? {
         let name = path
             .file_name()
@@ -169,7 +188,22 @@ pub(crate) fn scan_cache(root: &Path) -> io::Result<CacheScan> {
     }
     scan.repos
         .sort_by_key(|r| (r.kind, r.id.to_lowercase(), r.id.clone()));
+    scan.unreferenced_shared = scan.store.unreferenced();
+    scan.physical_size = physical_size(&scan);
     Ok(scan)
+}
+
+/// Repo blobs that are no links into the store, each once, plus every store entry.
+fn physical_size(scan: &CacheScan) -> u64 {
+    let marked = scan.store.is_marked();
+    let blobs: BTreeSet<&Path> = (scan.repos.iter())
+        .flat_map(|r| r.revisions.iter().flat_map(|v| &v.files))
+        .map(|f| f.blob.as_path())
+        .filter(|b| !marked || scan.store.target_of(b).is_none())
+        .collect();
+    let size = |p: &Path| fs::metadata(p).map_or(0, |m| m.len());
+    blobs.into_iter().map(size).sum::<u64>()
+        + scan.store.entries().iter().map(|e| size(e)).sum::<u64>()
 }
 
 /// The entries of a directory, sorted by name.

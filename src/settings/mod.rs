@@ -6,7 +6,8 @@
 //! 3. hub cache: `--cache-dir`, `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`;
 //! 4. token: `--token`; nothing if `HF_HUB_DISABLE_IMPLICIT_TOKEN`; `HF_TOKEN`,
 //!    `HUGGING_FACE_HUB_TOKEN`; the file `HF_TOKEN_PATH` or `$HF_HOME/token`;
-//! 5. progress: off with `--quiet` or a true `HF_HUB_DISABLE_PROGRESS_BARS`.
+//! 5. output: `--format`/`--json`/`-q`, `auto` by agent detection (`format.rs`); progress:
+//!    `HF_HUB_DISABLE_PROGRESS_BARS` when set, else on in human mode only.
 //!
 //! A leading `~` in a path variable is expanded; other `$VARS` are left to the shell. No other
 //! module calls `std::env::var` or `dirs`.
@@ -17,14 +18,16 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::bucket::{BucketUrl, S3Config};
-use crate::cli::{DownloadArgs, FormatArg, OutputArgs};
+use crate::cli::DownloadArgs;
 use crate::hub::{CaSource, HubConfig, ProxyConfig, Token};
+use crate::output::Format;
 use crate::repo::{Repo, RepoPath, Revision};
 
+mod format;
 mod other;
 mod reference;
 
-pub(crate) use other::{CacheSettings, EnvReport, Other};
+pub(crate) use other::{CacheSettings, EnvReport, FailOn, Other};
 use reference::RepoRef;
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -33,6 +36,10 @@ const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 pub(crate) trait Env {
     fn var(&self, key: &str) -> Option<String>;
     fn home_dir(&self) -> Option<PathBuf>;
+    /// Is stdout a terminal? (Not an environment variable, but the same kind of fact.)
+    fn stdout_is_terminal(&self) -> bool {
+        false
+    }
 }
 
 /// The real process environment.
@@ -44,6 +51,9 @@ impl Env for ProcessEnv {
     }
     fn home_dir(&self) -> Option<PathBuf> {
         dirs::home_dir()
+    }
+    fn stdout_is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
     }
 }
 
@@ -109,12 +119,15 @@ pub(crate) struct DownloadRequest {
     pub(crate) dry_run: bool,
     /// Snapshots link to blobs (`HF_HUB_DISABLE_SYMLINKS` turns this off).
     pub(crate) symlinks: bool,
+    /// Xet files go through the cache's shared blob store (off with
+    /// `HF_HUB_DISABLE_SHARED_BLOBS` or `HF_HUB_DISABLE_XET`, as in huggingface_hub 2.4).
+    pub(crate) shared_blobs: bool,
     /// `--max-workers`: a fixed number of files at once; `None` adapts.
     pub(crate) max_workers: Option<usize>,
     pub(crate) connections: usize,
     pub(crate) progress: bool,
-    /// Print the result as JSON instead of a bare path.
-    pub(crate) json: bool,
+    /// How to print the result.
+    pub(crate) format: Format,
     /// Lines to print on stderr before starting (deprecated flags, ignored patterns).
     pub(crate) warnings: Vec<String>,
 }
@@ -329,6 +342,13 @@ fn read_token_file(file: &Path) -> Result<Option<Token>> {
 }
 
 fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<DownloadRequest> {
+    let format = format::resolve(&args.output, env, &paths.hf_home);
+    let progress = format::progress(format.mode, env);
+    let format = if args.dry_run {
+        format // a plan, not one value
+    } else {
+        format::for_result(format, &args.output, env)
+    };
     let mut warnings = Vec::new();
     if args.resume_download {
         warnings.push(
@@ -374,12 +394,12 @@ fn download_request(args: DownloadArgs, paths: &Paths, env: &dyn Env) -> Result<
         force: args.force_download,
         dry_run: args.dry_run,
         symlinks: !is_true(env.var("HF_HUB_DISABLE_SYMLINKS")),
+        shared_blobs: !is_true(env.var("HF_HUB_DISABLE_SHARED_BLOBS"))
+            && !is_true(env.var("HF_HUB_DISABLE_XET")),
         max_workers: args.max_workers.map(usize::from),
         connections: usize::from(args.connections),
-        progress: !args.quiet
-            && args.output.format != Some(FormatArg::Quiet)
-            && !is_true(env.var("HF_HUB_DISABLE_PROGRESS_BARS")),
-        json: wants_json(&args.output),
+        progress,
+        format,
         warnings,
     })
 }
@@ -477,11 +497,6 @@ fn spool_dir(url: &BucketUrl, paths: &Paths, env: &dyn Env) -> Result<PathBuf> {
         None => paths.hf_home.join("hfdl").join("spool"),
     };
     absolute(&base.join(&digest[..16]))
-}
-
-/// `--json` or `--format json`.
-fn wants_json(output: &OutputArgs) -> bool {
-    output.json || output.format == Some(FormatArg::Json)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -625,6 +640,13 @@ mod tests {
         assert_eq!(r.revision.as_str(), "refs/pr/1");
         let r = RepoRef::parse("hf://spaces/x/y", None, None).unwrap();
         assert_eq!((r.repo.kind, r.path), (RepoType::Space, None));
+        for kernel in [
+            RepoRef::parse("hf://kernels/org/relu/build.toml", None, None).unwrap(),
+            RepoRef::parse("kernels/org/relu", None, None).unwrap(),
+            RepoRef::parse("org/relu", Some(RepoTypeArg::Kernel), None).unwrap(),
+        ] {
+            assert_eq!(kernel.repo.folder_name(), "kernels--org--relu");
+        }
         let r = RepoRef::parse("hf://org/model/sub/", None, None).unwrap();
         assert_eq!(r.path.as_deref(), Some("sub/"));
         assert!(RepoRef::parse("bad--id/x", None, None).is_err());

@@ -6,12 +6,13 @@ use anyhow::Result;
 
 use super::reference::RepoRef;
 use super::{
-    Env, Paths, Target, TokenSource, absolute, expand_tilde, hub_config, token_path,
-    token_with_source, wants_json,
+    Env, Paths, Target, TokenSource, absolute, expand_tilde, format, hub_config, token_path,
+    token_with_source,
 };
 use crate::bucket::S3Config;
 use crate::cli::{AuthCommand, CacheCommand, Command};
 use crate::hub::{CaSource, HubConfig, ProxyConfig};
+use crate::output::Format;
 use crate::repo::{Repo, Revision};
 
 /// What `hfdl env` reports.
@@ -42,11 +43,11 @@ pub(crate) enum Other {
     },
     Whoami {
         hub: HubConfig,
-        json: bool,
+        format: Format,
     },
     Env {
         report: Box<EnvReport>,
-        json: bool,
+        format: Format,
     },
     Completions(clap_complete::Shell),
 }
@@ -57,28 +58,40 @@ pub(crate) enum CacheSettings {
     Ls {
         cache_dir: PathBuf,
         revisions: bool,
-        json: bool,
+        /// `--filter` expressions, parsed by `cache_cmd` (a bad one is a usage error there).
+        filters: Vec<String>,
+        sort: Option<String>,
+        limit: Option<usize>,
+        format: Format,
     },
     Rm {
         cache_dir: PathBuf,
         targets: Vec<String>,
         dry_run: bool,
         yes: bool,
-        json: bool,
+        format: Format,
     },
     Prune {
         cache_dir: PathBuf,
         dry_run: bool,
         yes: bool,
-        json: bool,
+        format: Format,
     },
     Verify {
         repo: Repo,
         revision: Revision,
         target: Box<Target>,
         hub: Box<HubConfig>,
-        json: bool,
+        format: Format,
+        fail_on: FailOn,
     },
+}
+
+/// Which findings of `cache verify`, besides corrupt files, make it fail.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FailOn {
+    pub(crate) missing: bool,
+    pub(crate) extra: bool,
 }
 
 fn cache_dir(arg: Option<PathBuf>, paths: &Paths, env: &dyn Env) -> Result<PathBuf> {
@@ -104,11 +117,15 @@ impl Other {
             },
             Command::Auth(AuthCommand::Whoami { hub, output }) => Self::Whoami {
                 hub: hub_config(hub.endpoint, hub.token, &paths, env)?,
-                json: wants_json(&output),
+                format: format::for_result(
+                    format::resolve(&output, env, &paths.hf_home),
+                    &output,
+                    env,
+                ),
             },
             Command::Env(args) => Self::Env {
                 report: Box::new(env_report(&paths, env)?),
-                json: wants_json(&args.output),
+                format: format::resolve(&args.output, env, &paths.hf_home),
             },
             Command::Completions { shell } => Self::Completions(shell),
         })
@@ -135,11 +152,15 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
         CacheCommand::Ls {
             cache,
             revisions,
+            select,
             output,
         } => CacheSettings::Ls {
             cache_dir: cache_dir(cache.cache_dir, paths, env)?,
             revisions,
-            json: wants_json(&output),
+            filters: select.filters,
+            sort: select.sort,
+            limit: select.limit,
+            format: format::resolve(&output, env, &paths.hf_home),
         },
         CacheCommand::Rm {
             targets,
@@ -151,7 +172,7 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
             targets,
             dry_run: confirm.dry_run,
             yes: confirm.yes,
-            json: wants_json(&output),
+            format: format::resolve(&output, env, &paths.hf_home),
         },
         CacheCommand::Prune {
             cache,
@@ -161,7 +182,7 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
             cache_dir: cache_dir(cache.cache_dir, paths, env)?,
             dry_run: confirm.dry_run,
             yes: confirm.yes,
-            json: wants_json(&output),
+            format: format::resolve(&output, env, &paths.hf_home),
         },
         CacheCommand::Verify(args) => {
             let args = *args;
@@ -176,7 +197,11 @@ fn cache_settings(command: CacheCommand, paths: &Paths, env: &dyn Env) -> Result
                 revision: reference.revision,
                 target: Box::new(target),
                 hub: Box::new(hub_config(args.hub.endpoint, args.hub.token, paths, env)?),
-                json: wants_json(&args.output),
+                format: format::resolve(&args.output, env, &paths.hf_home),
+                fail_on: FailOn {
+                    missing: args.fail_on_missing_files,
+                    extra: args.fail_on_extra_files,
+                },
             }
         }
     })

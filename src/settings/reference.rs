@@ -26,6 +26,7 @@ impl RepoRef {
             RepoTypeArg::Model => RepoType::Model,
             RepoTypeArg::Dataset => RepoType::Dataset,
             RepoTypeArg::Space => RepoType::Space,
+            RepoTypeArg::Kernel => RepoType::Kernel,
         });
         if let Some(uri) = raw.strip_prefix("hf://") {
             if type_flag.is_some() || revision.is_some() {

@@ -645,9 +645,24 @@ fn verify_a_local_dir_reports_extra_and_missing_files() {
     );
 
     fs::remove_file(dir.join("config.json")).unwrap();
-    let out = run_fail(&mut cache_cmd(
+    let out = run_ok(&mut cache_cmd(
         &env,
         &["verify", "org/tiny", "--local-dir", dir_arg],
+    ));
+    assert!(
+        stderr(&out).contains("1 remote file(s) are missing locally"),
+        "a missing file only warns, as in hf 2.4\n{}",
+        describe(&out)
+    );
+    let out = run_fail(&mut cache_cmd(
+        &env,
+        &[
+            "verify",
+            "org/tiny",
+            "--local-dir",
+            dir_arg,
+            "--fail-on-missing-files",
+        ],
     ));
     assert!(
         stdout(&out).contains("missing  config.json\nextra    stray.txt\n"),

