@@ -44,3 +44,7 @@ mod real_model;
 
 // `hfdl cache ls|rm|prune|verify`, judged by the official client's cache scanner.
 mod cache_cmd;
+
+// The Python API of the wheel (python/hfdl), judged by huggingface_hub 2.4 through the pytest
+// suite in python/tests/; the wheel alone in a venv gives the `hfdl` command.
+mod python_api;
