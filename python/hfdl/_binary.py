@@ -49,17 +49,31 @@ def find_binary() -> str:
 
 
 def run(args: Sequence[str], env: Mapping[str, str]) -> str:
-    """Runs ``hfdl ARGS`` and returns its stdout; raises the exception its report names."""
+    """Runs ``hfdl ARGS`` and returns its stdout; raises the exception its report names.
+
+    The binary runs in a session of its own, so a Ctrl-C reaches this process only, which then
+    sends the binary exactly one SIGINT: it stops its transfers, saves what it has (the next
+    call resumes from there) and exits, and ``KeyboardInterrupt`` is raised here. (A second
+    SIGINT would make it exit at once, losing up to a checkpoint's worth of data.)
+    """
     cmd = [find_binary(), "--error-json", *args]
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, env=dict(env)
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=None,
+        env=dict(env),
+        start_new_session=True,
     )
     try:
         out, _ = proc.communicate()
     except KeyboardInterrupt:
-        # The child got the same SIGINT: let it save its progress (rerun resumes), then go.
         _stop(proc)
         raise
+    finally:
+        if proc.poll() is None:  # anything else that left the call early
+            proc.kill()
+            proc.wait()
     text = out.decode("utf-8", "replace")
     if proc.returncode == 0:
         return text
@@ -67,13 +81,11 @@ def run(args: Sequence[str], env: Mapping[str, str]) -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=_STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):  # stuck, or Ctrl-C again: now
         proc.kill()
-        proc.wait()
-    except KeyboardInterrupt:  # a second Ctrl-C: the binary exits at once on it too
-        proc.send_signal(signal.SIGINT)
         proc.wait()
 
 

@@ -15,6 +15,8 @@ use crate::support::python::{minilm_model_dir, scrubbed_command};
 use crate::support::{bytes, closed_port, describe, sha256_hex};
 
 const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// org/slow's one file: above 8 MiB, so an interrupted transfer is resumed from its journal.
+const SLOW_LEN: usize = 12 << 20;
 
 /// The Python of a venv made by `scripts/test.sh`: `$var`, else `target/<venv>/bin/python`;
 /// panics saying what to run when it is missing, or when its wheel is not this build's.
@@ -87,7 +89,7 @@ fn stale_python_files(python: &Path, source: &Path) -> Vec<String> {
 }
 
 /// The scenario of `python/tests/conftest.py`.
-fn fake_hub(corrupt: &Fault) -> FakeHub {
+fn fake_hub(corrupt: &Fault, slow: &Fault) -> FakeHub {
     let minilm = minilm_model_dir();
     FakeHub::builder()
         .model("org/tiny", |r| {
@@ -124,7 +126,9 @@ fn fake_hub(corrupt: &Fault) -> FakeHub {
             }
             r
         })
+        .model("org/slow", |r| r.lfs("big.bin", bytes(SLOW_LEN, 7)))
         .fault(corrupt.clone())
+        .fault(slow.clone())
         .build()
 }
 
@@ -136,13 +140,19 @@ fn python_api_matches_huggingface_hub() {
         .cdn()
         .path(&sha256_hex(&bytes(200_000, 4)))
         .times(u32::MAX);
-    let hub = fake_hub(&corrupt);
+    // org/slow is served at 3 MB/s in all, so a test can interrupt its download.
+    let slow = Fault::new(FaultKind::ThrottleTotal(3_000_000))
+        .cdn()
+        .path(&sha256_hex(&bytes(SLOW_LEN, 7)))
+        .times(u32::MAX);
+    let hub = fake_hub(&corrupt, &slow);
     let mut commits = serde_json::Map::new();
     for (repo, revisions) in [
         ("org/tiny", &["main", "v1"][..]),
         ("org/gated", &["main"]),
         ("org/corrupt", &["main"]),
         ("org/data", &["main"]),
+        ("org/slow", &["main"]),
         (MINILM, &["main"]),
     ] {
         let shas: serde_json::Map<_, _> = revisions
@@ -154,7 +164,15 @@ fn python_api_matches_huggingface_hub() {
     let work = tempfile::tempdir().unwrap();
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/tests");
     let out = scrubbed_command(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfE",
+            "--durations=5",
+        ])
         .arg(&tests)
         // Not the repo: `import hfdl` must find the installed wheel, not python/hfdl.
         .current_dir(work.path())
