@@ -4,6 +4,7 @@ environment variables, which must act on the API as on the CLI and on huggingfac
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import huggingface_hub
@@ -44,6 +45,14 @@ def test_same_exception_class(hub, tmp_path, case):
     assert isinstance(ours, type(theirs)), type(ours).__mro__
     assert isinstance(ours, hfdl.HfdlError)
     assert str(ours).strip(), "the message says what failed"
+
+
+def test_bad_arguments_are_value_errors(hub, tmp_path):
+    bad_type = lambda m: m.snapshot_download(TINY, repo_type="nope", cache_dir=tmp_path)  # noqa: E731
+    assert type(raised(lambda: bad_type(hfdl))) is type(raised(lambda: bad_type(huggingface_hub)))
+    assert isinstance(raised(lambda: bad_type(hfdl)), ValueError)
+    too_many = raised(lambda: hfdl.snapshot_download(TINY, cache_dir=tmp_path, max_workers=100))
+    assert isinstance(too_many, ValueError), repr(too_many)
 
 
 def test_messages_use_the_hubs_words(hub, tmp_path):
@@ -110,6 +119,18 @@ def test_hf_home_and_hf_hub_cache(hub, tmp_path):
         {"HF_HOME": str(home), "HF_HUB_CACHE": str(cache)},
     )
     assert got.startswith(str(cache / "models--org--tiny"))
+    # Through a symlink and as a relative path: both resolve it, as huggingface_hub does.
+    real = tmp_path / "real-cache"
+    real.mkdir()
+    (tmp_path / "linked-cache").symlink_to(real)
+    got = same_in_fresh_interpreters(
+        f"hf_hub_download({TINY!r}, 'sub/a.txt')", {"HF_HUB_CACHE": str(tmp_path / "linked-cache")}
+    )
+    assert got.startswith(str(real / "models--org--tiny")), got
+    got = same_in_fresh_interpreters(
+        f"snapshot_download({TINY!r})", {"HF_HOME": os.path.relpath(home, os.getcwd())}
+    )
+    assert got.startswith(str(home.resolve() / "hub")), got
 
 
 def test_hf_token_opens_the_gated_repo(hub, tmp_path):
