@@ -51,11 +51,10 @@ class HfdlError(OSError):
         self.request_id = None
         self.server_message = None
 
-    def __reduce__(self):  # picklable, whatever the bases' own __reduce_ex__ expects
+    def __reduce_ex__(self, protocol):
+        # Picklable (multiprocessing passes exceptions), whatever the bases' own reduce expects.
         state = {"kind": self.kind, "causes": self.causes, "hints": self.hints}
         return (_rebuild, (type(self), str(self), state, self.exit_code))
-
-    __reduce_ex__ = lambda self, protocol: self.__reduce__()  # noqa: E731
 
 
 def _rebuild(cls, message, state, exit_code):

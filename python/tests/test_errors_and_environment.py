@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import huggingface_hub
@@ -58,6 +59,8 @@ def test_bad_arguments_are_value_errors(hub, tmp_path):
 def test_messages_use_the_hubs_words(hub, tmp_path):
     gated = raised(lambda: hfdl.snapshot_download(GATED, cache_dir=tmp_path, token=False))
     assert "gated" in str(gated) and gated.hints and "token" in gated.hints[0]
+    copy = pickle.loads(pickle.dumps(gated))  # multiprocessing passes exceptions so
+    assert type(copy) is type(gated) and str(copy) == str(gated) and copy.hints == gated.hints
     missing = raised(lambda: hfdl.snapshot_download("org/nope", cache_dir=tmp_path))
     assert "org/nope" in str(missing) and "not found" in str(missing)
     revision = raised(lambda: hfdl.snapshot_download(TINY, cache_dir=tmp_path, revision="nope"))
