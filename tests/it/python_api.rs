@@ -193,7 +193,6 @@ fn python_api_matches_huggingface_hub() {
         .expect("run pytest");
     assert!(out.status.success(), "pytest failed\n{}", describe(&out));
     let summary = String::from_utf8_lossy(&out.stdout);
-    println!("{summary}");
     assert!(
         summary.contains(" passed") && !summary.contains("skipped"),
         "{summary}"
