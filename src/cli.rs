@@ -14,6 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Report a failure as one JSON object on stdout (`kind`, `message`, `causes`, `hints`,
+    /// `exit_code`) instead of lines on stderr. For the Python API (python/hfdl), which raises
+    /// typed exceptions from it; hidden because it is not meant for people.
+    #[arg(long, global = true, hide = true)]
+    pub(crate) error_json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,11 @@ pub fn run() -> ExitCode {
         .build()
         .expect("the tokio runtime must start");
     let env = settings::ProcessEnv;
+    let style = if cli.error_json {
+        report::Style::Json
+    } else {
+        report::Style::Human
+    };
     let result = match cli.command {
         cli::Command::Download(args) => settings::Settings::for_download(*args, &env)
             .and_then(|settings| runtime.block_on(app::download(settings))),
@@ -44,6 +49,6 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => report::error(&err),
+        Err(err) => report::error(&err, style),
     }
 }

@@ -56,3 +56,7 @@ mod bucket;
 // What huggingface_hub 2.4 has, matched: kernel repos, `--format`, `cache ls` filters, `cache
 // verify --fail-on-*`, the shared Xet blob store; judged by `hf` 2.4.
 mod parity;
+
+// The Python API of the wheel (python/hfdl), judged by huggingface_hub 2.4 through the pytest
+// suite in python/tests/; the wheel alone in a venv gives the `hfdl` command.
+mod python_api;
