@@ -686,6 +686,37 @@ fn last_line(out: &Output) -> String {
     text.lines().last().unwrap_or_default().to_owned()
 }
 
+/// Runs `hfdl cache ARGS -y --format agent` on `env`'s cache and `hf cache ARGS` on an exact
+/// copy of it: both print the same result, and leave the same cache behind (`.locks` aside,
+/// which `hf` keeps and hfdl deletes with a repo); file modes included.
+fn deletes_like_hf(env: &TestEnv, args: &[&str]) -> String {
+    let cache = env.cache();
+    let twin = env.path("twin");
+    let _ = fs::remove_dir_all(&twin);
+    let copy = Command::new("cp")
+        .arg("-a")
+        .arg(&cache)
+        .arg(&twin)
+        .status()
+        .unwrap();
+    assert!(copy.success(), "cp -a");
+    let tail = ["-y", "--format", "agent"];
+    let mine = last_line(&run_ok(&mut hfdl(env, &[args, &tail].concat())));
+    let twin_arg = twin.to_str().unwrap();
+    let theirs = last_line(&run_ok(&mut hf(
+        env,
+        &[args, &tail, &["--cache-dir", twin_arg]].concat(),
+    )));
+    assert_eq!(mine, theirs, "{args:?}");
+    let keep = |p: &str| !p.starts_with(".locks");
+    let diffs = tree_diff(&tree(&cache), &tree(&twin), keep, true);
+    assert!(
+        diffs.is_empty(),
+        "{args:?}: hfdl's cache differs from hf's:\n{diffs:#?}"
+    );
+    mine
+}
+
 /// `cache rm` drops the store's references and collects entries nothing uses any more;
 /// `cache prune` collects unreferenced entries; the bytes freed are those `hf` 2.4 predicts,
 /// and huggingface_hub then finds the store consistent.
@@ -716,7 +747,7 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
         dry("model/org/a"),
         "dry_run=True repos=1 revisions=1 size=9.0"
     );
-    run_ok(&mut hfdl(&env, &["cache", "rm", "model/org/a", "-y"]));
+    deletes_like_hf(&env, &["cache", "rm", "model/org/a"]);
     let store = official_store(&cache);
     assert_eq!(
         store["entries"],
@@ -740,13 +771,10 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
 
     // The last repo using them goes: both entries are freed and collected.
     let freed = dry("model/org/b");
-    let out = run_ok(&mut hfdl(
-        &env,
-        &["cache", "rm", "model/org/b", "-y", "--format", "agent"],
-    ));
+    let done = deletes_like_hf(&env, &["cache", "rm", "model/org/b"]);
     assert_eq!(
         freed.rsplit_once("size=").unwrap().1,
-        last_line(&out).rsplit_once("freed=").unwrap().1
+        done.rsplit_once("freed=").unwrap().1
     );
     let store = official_store(&cache);
     assert_eq!(
@@ -775,7 +803,7 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
         a,
         "dry_run=True revisions=0 incomplete=0 shared_blobs=1 size=300.0K"
     );
-    run_ok(&mut hfdl(&env, &["cache", "prune", "-y"]));
+    deletes_like_hf(&env, &["cache", "prune"]);
     let store = official_store(&cache);
     assert_eq!(
         (&store["entries"], &store["unreferenced"]),
