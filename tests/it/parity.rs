@@ -531,6 +531,28 @@ print(json.dumps({
     serde_json::from_str(out.trim()).expect("the store judge prints JSON")
 }
 
+/// Publishes the cached blob `sha256` of `org/a` to the store with huggingface_hub 2.4's own
+/// `publish_blob_to_shared_store`, as `hf` does after a Xet download.
+fn hf_publish(cache: &Path, sha256: &str, len: usize) {
+    const PUBLISH: &str = r#"
+import os
+from pathlib import Path
+from huggingface_hub.utils import _shared_blobs as sb
+cache, sha, xet, size = os.environ["CACHE"], os.environ["SHA"], os.environ["XET"], int(os.environ["SIZE"])
+blob = Path(cache) / "models--org--a" / "blobs" / sha
+assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_dir=cache, expected_size=size)
+"#;
+    let xet = crate::support::fake_hub::xet_hash(sha256);
+    let size = len.to_string();
+    let vars = [
+        ("CACHE", cache.to_str().unwrap()),
+        ("SHA", sha256),
+        ("XET", xet.as_str()),
+        ("SIZE", size.as_str()),
+    ];
+    run_python_ok(PUBLISH, &vars);
+}
+
 /// The store path of a fake-Hub Xet file, relative to the cache.
 fn entry_of(sha256: &str) -> String {
     let xet = crate::support::fake_hub::xet_hash(sha256);
@@ -605,24 +627,8 @@ fn hfdl_links_from_what_hf_published() {
     let hub = store_hub();
     let env = TestEnv::new(&hub.url());
     run_ok(&mut hf(&env, &["download", "org/a", "--format", "quiet"]));
-    const PUBLISH: &str = r#"
-import os
-from pathlib import Path
-from huggingface_hub.utils import _shared_blobs as sb
-cache, sha, xet, size = os.environ["CACHE"], os.environ["SHA"], os.environ["XET"], int(os.environ["SIZE"])
-blob = Path(cache) / "models--org--a" / "blobs" / sha
-assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_dir=cache, expected_size=size)
-"#;
     let (cache, sha) = (env.cache(), shared_sha());
-    let xet = crate::support::fake_hub::xet_hash(&sha);
-    let size = SHARED_LEN.to_string();
-    let vars = [
-        ("CACHE", cache.to_str().unwrap()),
-        ("SHA", sha.as_str()),
-        ("XET", xet.as_str()),
-        ("SIZE", size.as_str()),
-    ];
-    run_python_ok(PUBLISH, &vars);
+    hf_publish(&cache, &sha, SHARED_LEN);
 
     // The dry run counts what the store holds as present, as `hf` does.
     let args = ["download", "org/b", "--dry-run", "--format", "agent"];
@@ -677,6 +683,27 @@ assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_
     assert_eq!(
         fs::read(Path::new(&path).join("model.safetensors")).unwrap(),
         bytes(SHARED_LEN, 11)
+    );
+}
+
+/// What hfdl publishes is, byte for byte and mode for mode, what huggingface_hub 2.4's own
+/// publishing leaves: marker, prefix folder, entry, manifest, lock and the repo's link.
+#[test]
+fn hfdl_publishes_the_layout_hf_publishes() {
+    let hub = store_hub();
+    let (mine, theirs) = (TestEnv::new(&hub.url()), TestEnv::new(&hub.url()));
+    mine.download(&["org/a"]);
+    run_ok(&mut hf(
+        &theirs,
+        &["download", "org/a", "--format", "quiet"],
+    ));
+    let (cache, sha) = (theirs.cache(), shared_sha());
+    hf_publish(&cache, &sha, SHARED_LEN);
+    let keep = |p: &str| !p.starts_with(".locks") && !p.contains("/trees");
+    let diffs = tree_diff(&tree(&mine.cache()), &tree(&cache), keep, true);
+    assert!(
+        diffs.is_empty(),
+        "hfdl's store differs from hf's:\n{diffs:#?}"
     );
 }
 
