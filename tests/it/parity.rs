@@ -474,6 +474,10 @@ fn cache_verify_fails_like_hf() {
     fs::write(&blob, damaged).unwrap();
     let (a, _) = verify(&[]);
     assert_eq!(a.status.code(), Some(1));
+    // What fails is listed as `hf` lists it (agent mode: corrupt, missing, extra).
+    let (a, b) = verify(&["--format", "agent", flags[0], flags[1]]);
+    assert_eq!(text(&a), text(&b));
+    assert!(text(&a).contains("❌ Missing files"), "{}", describe(&a));
 }
 
 // ------------------------------------------------------------------------------------------
