@@ -288,6 +288,16 @@ fn download_formats_print_what_hf_prints() {
     let (a, b) = both(&["download", "org/tiny"], false, &[]);
     assert_eq!(format!("✓ Downloaded\n  path: {a}"), b);
 
+    // `auth whoami`, as `hf auth whoami` prints it.
+    for mode in ["human", "agent", "quiet"] {
+        let args = ["auth", "whoami", "--format", mode];
+        let token = [("HF_TOKEN", hub.token())];
+        let token: Vec<(&str, &str)> = token.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (a, b) = both(&args, mode == "human", &token);
+        assert_eq!(a, b, "{args:?}");
+        assert!(a.contains("test-user"), "{a}");
+    }
+
     // At most one of --format, --json and -q, as in hf (usage errors).
     for flags in [["--json", "-q"], ["--format", "json"]] {
         let mut args = vec!["download", "org/tiny", "-q"];
