@@ -150,7 +150,7 @@ fn print_failures(result: &Verification, fail_on: FailOn, format: Format) {
         output::text(
             format,
             &format!(
-                "[FAIL] Checksum verification failed for the following file(s):\n{}",
+                "❌ Checksum verification failed for the following file(s):\n{}",
                 list(&mut details.into_iter())
             ),
         );
@@ -159,7 +159,7 @@ fn print_failures(result: &Verification, fail_on: FailOn, format: Format) {
         output::text(
             format,
             &format!(
-                "[FAIL] Missing files (present remotely, absent locally):\n{}",
+                "❌ Missing files (present remotely, absent locally):\n{}",
                 list(&mut result.missing.iter().cloned())
             ),
         );
@@ -168,7 +168,7 @@ fn print_failures(result: &Verification, fail_on: FailOn, format: Format) {
         output::text(
             format,
             &format!(
-                "[FAIL] Extra files (present locally, absent remotely):\n{}",
+                "❌ Extra files (present locally, absent remotely):\n{}",
                 list(&mut result.extra.iter().cloned())
             ),
         );

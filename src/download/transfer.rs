@@ -77,12 +77,14 @@ async fn start(ctx: &Arc<Ctx>, job: &Arc<FileJob>, fresh: bool) -> Result<Option
         // A Xet file the shared store already holds (put there by `hf` 2.4 or hfdl for any
         // repo of this cache) is linked, not downloaded; a failure only means downloading.
         let file = &job.file;
-        let from_store = ctx
-            .layout
-            .link_from_store(&store_file(file), &ctx.commit, |entry| {
-                has_digest(entry, file)
-            });
-        if !ctx.force && from_store.unwrap_or(false) {
+        let from_store = || {
+            let check = |entry: &std::path::Path| has_digest(entry, file);
+            let linked = ctx
+                .layout
+                .link_from_store(&store_file(file), &ctx.commit, check);
+            linked.unwrap_or(false)
+        };
+        if !ctx.force && from_store() {
             return Ok(None);
         }
         let (path, etag) = (&job.file.path, &job.file.etag);

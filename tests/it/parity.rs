@@ -288,6 +288,16 @@ fn download_formats_print_what_hf_prints() {
     let (a, b) = both(&["download", "org/tiny"], false, &[]);
     assert_eq!(format!("✓ Downloaded\n  path: {a}"), b);
 
+    // `auth whoami`, as `hf auth whoami` prints it.
+    for mode in ["human", "agent", "quiet"] {
+        let args = ["auth", "whoami", "--format", mode];
+        let token = [("HF_TOKEN", hub.token())];
+        let token: Vec<(&str, &str)> = token.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (a, b) = both(&args, mode == "human", &token);
+        assert_eq!(a, b, "{args:?}");
+        assert!(a.contains("test-user"), "{a}");
+    }
+
     // At most one of --format, --json and -q, as in hf (usage errors).
     for flags in [["--json", "-q"], ["--format", "json"]] {
         let mut args = vec!["download", "org/tiny", "-q"];
@@ -474,6 +484,10 @@ fn cache_verify_fails_like_hf() {
     fs::write(&blob, damaged).unwrap();
     let (a, _) = verify(&[]);
     assert_eq!(a.status.code(), Some(1));
+    // What fails is listed as `hf` lists it (agent mode: corrupt, missing, extra).
+    let (a, b) = verify(&["--format", "agent", flags[0], flags[1]]);
+    assert_eq!(text(&a), text(&b));
+    assert!(text(&a).contains("❌ Missing files"), "{}", describe(&a));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -529,6 +543,28 @@ print(json.dumps({
 "#;
     let out = run_python_ok(STORE, &[("CACHE", cache.to_str().unwrap())]);
     serde_json::from_str(out.trim()).expect("the store judge prints JSON")
+}
+
+/// Publishes the cached blob `sha256` of `org/a` to the store with huggingface_hub 2.4's own
+/// `publish_blob_to_shared_store`, as `hf` does after a Xet download.
+fn hf_publish(cache: &Path, sha256: &str, len: usize) {
+    const PUBLISH: &str = r#"
+import os
+from pathlib import Path
+from huggingface_hub.utils import _shared_blobs as sb
+cache, sha, xet, size = os.environ["CACHE"], os.environ["SHA"], os.environ["XET"], int(os.environ["SIZE"])
+blob = Path(cache) / "models--org--a" / "blobs" / sha
+assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_dir=cache, expected_size=size)
+"#;
+    let xet = crate::support::fake_hub::xet_hash(sha256);
+    let size = len.to_string();
+    let vars = [
+        ("CACHE", cache.to_str().unwrap()),
+        ("SHA", sha256),
+        ("XET", xet.as_str()),
+        ("SIZE", size.as_str()),
+    ];
+    run_python_ok(PUBLISH, &vars);
 }
 
 /// The store path of a fake-Hub Xet file, relative to the cache.
@@ -605,24 +641,8 @@ fn hfdl_links_from_what_hf_published() {
     let hub = store_hub();
     let env = TestEnv::new(&hub.url());
     run_ok(&mut hf(&env, &["download", "org/a", "--format", "quiet"]));
-    const PUBLISH: &str = r#"
-import os
-from pathlib import Path
-from huggingface_hub.utils import _shared_blobs as sb
-cache, sha, xet, size = os.environ["CACHE"], os.environ["SHA"], os.environ["XET"], int(os.environ["SIZE"])
-blob = Path(cache) / "models--org--a" / "blobs" / sha
-assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_dir=cache, expected_size=size)
-"#;
     let (cache, sha) = (env.cache(), shared_sha());
-    let xet = crate::support::fake_hub::xet_hash(&sha);
-    let size = SHARED_LEN.to_string();
-    let vars = [
-        ("CACHE", cache.to_str().unwrap()),
-        ("SHA", sha.as_str()),
-        ("XET", xet.as_str()),
-        ("SIZE", size.as_str()),
-    ];
-    run_python_ok(PUBLISH, &vars);
+    hf_publish(&cache, &sha, SHARED_LEN);
 
     // The dry run counts what the store holds as present, as `hf` does.
     let args = ["download", "org/b", "--dry-run", "--format", "agent"];
@@ -680,10 +700,62 @@ assert sb.publish_blob_to_shared_store(blob_path=str(blob), xet_hash=xet, cache_
     );
 }
 
+/// What hfdl publishes is, byte for byte and mode for mode, what huggingface_hub 2.4's own
+/// publishing leaves: marker, prefix folder, entry, manifest, lock and the repo's link.
+#[test]
+fn hfdl_publishes_the_layout_hf_publishes() {
+    let hub = store_hub();
+    let (mine, theirs) = (TestEnv::new(&hub.url()), TestEnv::new(&hub.url()));
+    mine.download(&["org/a"]);
+    run_ok(&mut hf(
+        &theirs,
+        &["download", "org/a", "--format", "quiet"],
+    ));
+    let (cache, sha) = (theirs.cache(), shared_sha());
+    hf_publish(&cache, &sha, SHARED_LEN);
+    let keep = |p: &str| !p.starts_with(".locks") && !p.contains("/trees");
+    let diffs = tree_diff(&tree(&mine.cache()), &tree(&cache), keep, true);
+    assert!(
+        diffs.is_empty(),
+        "hfdl's store differs from hf's:\n{diffs:#?}"
+    );
+}
+
 /// The last line `hf`/`hfdl` print for a command (agent mode: the `key=value` result).
 fn last_line(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines().last().unwrap_or_default().to_owned()
+}
+
+/// Runs `hfdl cache ARGS -y --format agent` on `env`'s cache and `hf cache ARGS` on an exact
+/// copy of it: both print the same result, and leave the same cache behind (`.locks` aside,
+/// which `hf` keeps and hfdl deletes with a repo); file modes included.
+fn deletes_like_hf(env: &TestEnv, args: &[&str]) -> String {
+    let cache = env.cache();
+    let twin = env.path("twin");
+    let _ = fs::remove_dir_all(&twin);
+    let copy = Command::new("cp")
+        .arg("-a")
+        .arg(&cache)
+        .arg(&twin)
+        .status()
+        .unwrap();
+    assert!(copy.success(), "cp -a");
+    let tail = ["-y", "--format", "agent"];
+    let mine = last_line(&run_ok(&mut hfdl(env, &[args, &tail].concat())));
+    let twin_arg = twin.to_str().unwrap();
+    let theirs = last_line(&run_ok(&mut hf(
+        env,
+        &[args, &tail, &["--cache-dir", twin_arg]].concat(),
+    )));
+    assert_eq!(mine, theirs, "{args:?}");
+    let keep = |p: &str| !p.starts_with(".locks");
+    let diffs = tree_diff(&tree(&cache), &tree(&twin), keep, true);
+    assert!(
+        diffs.is_empty(),
+        "{args:?}: hfdl's cache differs from hf's:\n{diffs:#?}"
+    );
+    mine
 }
 
 /// `cache rm` drops the store's references and collects entries nothing uses any more;
@@ -716,7 +788,7 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
         dry("model/org/a"),
         "dry_run=True repos=1 revisions=1 size=9.0"
     );
-    run_ok(&mut hfdl(&env, &["cache", "rm", "model/org/a", "-y"]));
+    deletes_like_hf(&env, &["cache", "rm", "model/org/a"]);
     let store = official_store(&cache);
     assert_eq!(
         store["entries"],
@@ -740,13 +812,10 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
 
     // The last repo using them goes: both entries are freed and collected.
     let freed = dry("model/org/b");
-    let out = run_ok(&mut hfdl(
-        &env,
-        &["cache", "rm", "model/org/b", "-y", "--format", "agent"],
-    ));
+    let done = deletes_like_hf(&env, &["cache", "rm", "model/org/b"]);
     assert_eq!(
         freed.rsplit_once("size=").unwrap().1,
-        last_line(&out).rsplit_once("freed=").unwrap().1
+        done.rsplit_once("freed=").unwrap().1
     );
     let store = official_store(&cache);
     assert_eq!(
@@ -775,7 +844,7 @@ fn cache_rm_and_prune_collect_the_store_like_hf() {
         a,
         "dry_run=True revisions=0 incomplete=0 shared_blobs=1 size=300.0K"
     );
-    run_ok(&mut hfdl(&env, &["cache", "prune", "-y"]));
+    deletes_like_hf(&env, &["cache", "prune"]);
     let store = official_store(&cache);
     assert_eq!(
         (&store["entries"], &store["unreferenced"]),

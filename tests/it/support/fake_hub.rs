@@ -1057,7 +1057,10 @@ impl State {
 
 fn whoami(auth: Auth) -> Reply {
     if auth == Auth::Valid {
-        json_reply(200, &json!({ "name": "test-user", "type": "user" }))
+        json_reply(
+            200,
+            &json!({ "name": "test-user", "type": "user", "orgs": [{ "name": "org" }] }),
+        )
     } else {
         *error(401, "", "Invalid credentials in Authorization header")
     }
