@@ -185,7 +185,8 @@ def _resolved(path: str | Path) -> str:
 def _common_args(
     repo_type, revision, cache_dir, local_dir, force_download, local_files_only, endpoint, token
 ) -> list[str]:
-    args = ["--format=human"]
+    # Quiet: stdout is the result path alone (hf 2.4's `--format human` prints a summary).
+    args = ["--format=quiet"]
     if repo_type is not None:
         args.append(f"--repo-type={repo_type}")
     if revision is not None:
@@ -214,6 +215,9 @@ def _child_env(cache_dir, local_dir, token, etag_timeout) -> dict[str, str]:
         env["HF_HUB_CACHE"] = _resolved(cache_dir)
     if etag_timeout != DEFAULT_ETAG_TIMEOUT and not env.get("HF_HUB_ETAG_TIMEOUT"):
         env["HF_HUB_ETAG_TIMEOUT"] = str(etag_timeout)
+    # Quiet mode turns progress off unless this variable says otherwise; the API shows it on
+    # stderr as huggingface_hub does, unless the user disabled it.
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "0")
     return env
 
 
@@ -247,7 +251,7 @@ def _repo_folder(repo_id: str, repo_type: str | None) -> str:
 
 def _dry_run(args, env, repo_id, repo_type, local_dir, force, filename=None):
     positional = ["--", repo_id] + ([filename] if filename else [])
-    args = [a for a in args if a != "--format=human"]
+    args = [a for a in args if a != "--format=quiet"]
     out = _binary.run(["download", *args, "--dry-run", "--format=json", *positional], env)
     plan = json.loads(_result_path(out))
     commit = plan["commit"]
