@@ -49,7 +49,7 @@ export HF_ENDPOINT=http://127.0.0.1:$P HF_HUB_DISABLE_PROGRESS_BARS=1 AWS_ENDPOI
 export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
 REPO_ID=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["repo_id"])' "$REPO/manifest.json")
 SIZE=$(du -sb --apparent-size "$REPO/files" "$REPO/blobs" | awk '{s += $1} END {print s}')
-served() { awk '$1 != "#" {s += $7} END {print s + 0}' "$RUN/cdn.log"; }
+served() { curl -s "http://127.0.0.1:$((P + 1))/_bench/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bytes"])'; }
 
 one() { # one NAME TARGET HF_HOME: prints wall seconds and peak RSS (KiB)
     local before; before=$(served)

@@ -484,6 +484,42 @@ impl Bucket {
         read.map_err(|e| self.error("read", &key, e))
     }
 
+    /// The object metadata of a file: its digest and commit.
+    fn attributes(etag: &ETag, commit: &CommitHash) -> Attributes {
+        let mut attributes = Attributes::new();
+        attributes.insert(
+            Attribute::Metadata(META_ETAG.into()),
+            etag.as_str().to_owned().into(),
+        );
+        attributes.insert(
+            Attribute::Metadata(META_COMMIT.into()),
+            commit.as_str().to_owned().into(),
+        );
+        attributes
+    }
+
+    /// A multipart upload of a file over one part, fed its bytes in order while they are
+    /// verified (see [`PartUpload`]); `None` for a file of one part, uploaded from its spool
+    /// file once verified.
+    pub(crate) fn part_upload(
+        &self,
+        path: &RepoPath,
+        etag: &ETag,
+        commit: &CommitHash,
+        size: u64,
+    ) -> Option<PartUpload> {
+        (size > PART).then(|| PartUpload {
+            bucket: self.clone(),
+            key: self.key(path.as_str()),
+            attributes: Some(Self::attributes(etag, commit)),
+            upload: None,
+            part: part_size(size),
+            buf: Vec::new(),
+            sent: Vec::new(),
+            fed: 0,
+        })
+    }
+
     /// Uploads a verified spool file as the object of `path`, with its digest as metadata:
     /// one PUT for a file of one part, else a multipart upload of `PART`-sized parts read
     /// from the file (the page cache, usually), completed only when every part is in; on
@@ -498,15 +534,7 @@ impl Bucket {
         let key = self.key(path.as_str())?;
         let file = Arc::new(File::open(data)?);
         let size = file.metadata()?.len();
-        let mut attributes = Attributes::new();
-        attributes.insert(
-            Attribute::Metadata(META_ETAG.into()),
-            etag.as_str().to_owned().into(),
-        );
-        attributes.insert(
-            Attribute::Metadata(META_COMMIT.into()),
-            commit.as_str().to_owned().into(),
-        );
+        let attributes = Self::attributes(etag, commit);
         let (store, parts, k) = (
             self.inner.store.clone(),
             self.inner.parts.clone(),
@@ -587,7 +615,7 @@ async fn upload_parts(
     size: u64,
     parts: &Arc<Semaphore>,
 ) -> object_store::Result<()> {
-    let part = PART.max(size.div_ceil(10_000).next_multiple_of(1 << 20));
+    let part = part_size(size);
     let mut pending = tokio::task::JoinSet::new();
     let mut offset = 0;
     while offset < size {
@@ -615,6 +643,143 @@ async fn upload_parts(
         })??;
     }
     Ok(())
+}
+
+/// `PART`, or more for a file of over 10,000 parts (S3's limit).
+fn part_size(size: u64) -> u64 {
+    PART.max(size.div_ceil(10_000).next_multiple_of(1 << 20))
+}
+
+/// A multipart upload fed with a file's bytes in order, by the hasher that verifies them: each
+/// full part is sent at once (at most `PARTS_IN_FLIGHT` at a time for the run, which holds
+/// the hasher back, and through it the download, when the bucket is slower than the Hub), so
+/// the upload runs alongside the download. [`PartUpload::finish`] completes it only after the
+/// file was verified; dropped unfinished, it is aborted, and the key never shows any of it.
+pub(crate) struct PartUpload {
+    bucket: Bucket,
+    key: io::Result<Key>,
+    /// Until the upload is created, on the first full part.
+    attributes: Option<Attributes>,
+    upload: Option<Box<dyn object_store::MultipartUpload>>,
+    part: u64,
+    buf: Vec<u8>,
+    sent: Vec<tokio::task::JoinHandle<object_store::Result<()>>>,
+    fed: u64,
+}
+
+impl PartUpload {
+    /// The next bytes of the file.
+    pub(crate) fn take(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        self.fed += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let room = usize::try_from(self.part).expect("parts fit in memory") - self.buf.len();
+            let n = room.min(bytes.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.buf.len() as u64 == self.part {
+                self.send()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn key(&self) -> io::Result<Key> {
+        self.key
+            .as_ref()
+            .cloned()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+
+    /// Sends the buffered part, creating the upload first if needed.
+    fn send(&mut self) -> io::Result<()> {
+        let key = self.key()?;
+        if self.upload.is_none() {
+            let store = self.bucket.inner.store.clone();
+            let options = PutMultipartOptions {
+                attributes: self.attributes.take().unwrap_or_default(),
+                ..PutMultipartOptions::default()
+            };
+            let k = key.clone();
+            let upload = self
+                .bucket
+                .block(async move { store.put_multipart_opts(&k, options).await })
+                .map_err(|e| self.bucket.error("start the upload of", &key, e))?;
+            self.upload = Some(upload);
+        }
+        let parts = self.bucket.inner.parts.clone();
+        let permit = self
+            .bucket
+            .block(async move { parts.acquire_owned().await.expect("never closed") });
+        let payload = PutPayload::from(std::mem::take(&mut self.buf));
+        let put = self
+            .upload
+            .as_mut()
+            .expect("created above")
+            .put_part(payload);
+        self.sent
+            .push(self.bucket.inner.runtime.spawn_result(async move {
+                let result = put.await;
+                drop(permit);
+                result
+            }));
+        Ok(())
+    }
+
+    /// Sends the last part and completes the upload, once the file of `size` bytes was
+    /// verified.
+    pub(crate) fn finish(mut self, size: u64) -> io::Result<()> {
+        let key = self.key()?;
+        if self.fed != size {
+            return Err(io::Error::other(format!(
+                "the upload of `{key}` was fed {} of {size} bytes",
+                self.fed
+            )));
+        }
+        if !self.buf.is_empty() || self.upload.is_none() {
+            self.send()?;
+        }
+        let sent = std::mem::take(&mut self.sent);
+        let mut upload = self.upload.take().expect("sent at least one part");
+        let result = self.bucket.block(async move {
+            for part in sent {
+                if let Err(e) = flatten(part.await) {
+                    let _ = upload.abort().await;
+                    return Err(e);
+                }
+            }
+            match upload.complete().await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = upload.abort().await;
+                    Err(e)
+                }
+            }
+        });
+        result.map_err(|e| self.bucket.error("upload", &key, e))
+    }
+}
+
+impl Drop for PartUpload {
+    fn drop(&mut self) {
+        if let Some(mut upload) = self.upload.take() {
+            let sent = std::mem::take(&mut self.sent);
+            let _ = self.bucket.block(async move {
+                for part in sent {
+                    let _ = part.await;
+                }
+                upload.abort().await
+            });
+        }
+    }
+}
+
+fn flatten(
+    joined: Result<object_store::Result<()>, tokio::task::JoinError>,
+) -> object_store::Result<()> {
+    joined.map_err(|e| object_store::Error::Generic {
+        store: "S3",
+        source: Box::new(e),
+    })?
 }
 
 async fn read_part(file: &Arc<File>, offset: u64, len: u64) -> object_store::Result<Vec<u8>> {
@@ -693,6 +858,13 @@ impl Runtime {
         &self,
         future: impl Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
+        self.spawn_result(future)
+    }
+
+    fn spawn_result<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
         self.0
             .as_ref()
             .expect("dropped only at the end")

@@ -15,7 +15,7 @@ use super::ranges::{Plan, RangeSet};
 use super::verify::{InlineHash, Prefix, follow_prefix, hash_file};
 use super::{ChecksumMismatch, Ctx, FileJob, Outcome};
 use crate::hub::RemoteFile;
-use crate::layout::{FileClaim, Partial, Presence, StoreFile, ensure_dir};
+use crate::layout::{FileClaim, Partial, Presence, StoreFile, Tee, ensure_dir};
 use crate::repo::Checksum;
 
 /// Brings one file into place. Holds the file's lock while working on it.
@@ -35,8 +35,8 @@ pub(crate) async fn fetch(ctx: Arc<Ctx>, job: Arc<FileJob>, id: usize) -> Result
             let _ = std::fs::remove_file(&partial.data);
         }
         match outcome {
-            Ok(file) => {
-                finish(&ctx, &job, file, partial, lock).await?;
+            Ok((file, tee)) => {
+                finish(&ctx, &job, file, tee, partial, lock).await?;
                 return Ok(Outcome::Downloaded);
             }
             Err(e) if attempt == 0 && e.is::<ChecksumMismatch>() => {
@@ -119,6 +119,7 @@ async fn finish(
     ctx: &Arc<Ctx>,
     job: &Arc<FileJob>,
     file: Arc<File>,
+    tee: Option<Tee>,
     partial: Partial,
     lock: FileClaim,
 ) -> Result<()> {
@@ -127,7 +128,7 @@ async fn finish(
     let large = is_split(ctx, job);
     let finalize = move || -> Result<()> {
         layout
-            .finalize(&partial.data, &remote.etag, &commit, &remote.path)
+            .finalize(&partial.data, &remote.etag, &commit, &remote.path, tee)
             .with_context(|| format!("failed to move `{}` into place", remote.path))?;
         let _ = std::fs::remove_file(&partial.journal);
         // As `hf` 2.4 publishes its Xet downloads: the blob moves into the shared store.
@@ -211,7 +212,7 @@ async fn transfer(
     file: File,
     done: RangeSet,
     partial: &Partial,
-) -> Result<Arc<File>> {
+) -> Result<(Arc<File>, Option<Tee>)> {
     ctx.reporter.resumed(id, done.len());
     let size = job.file.size;
     let whole = size.unwrap_or(u64::MAX);
@@ -244,7 +245,11 @@ async fn transfer(
     let hasher = state.inline.is_none().then(|| {
         let (file, prefix, checksum) =
             (state.file.clone(), state.prefix.clone(), job.file.checksum);
-        tokio::task::spawn_blocking(move || follow_prefix(&file, checksum, &prefix))
+        let remote = &job.file;
+        let tee = ctx
+            .layout
+            .tee(&remote.path, &remote.etag, &ctx.commit, remote.size);
+        tokio::task::spawn_blocking(move || follow_prefix(&file, checksum, &prefix, tee))
     });
     let result = run_workers(ctx, &state, split).await;
     if let Err(e) = result {
@@ -257,13 +262,13 @@ async fn transfer(
         }
         return Err(e);
     }
-    let digest = match hasher {
+    let (digest, tee) = match hasher {
         Some(hasher) => hasher.await?,
-        None => inline_digest(&state).await,
+        None => inline_digest(&state).await.map(|d| (d, None)),
     }
     .context("failed to read back the partial file")?;
     verify(&state, digest)?;
-    Ok(state.file.clone())
+    Ok((state.file.clone(), tee))
 }
 
 /// The digest of a file hashed while it was written, or read back if that went out of order.

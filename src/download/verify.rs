@@ -15,6 +15,7 @@ use bytes::Bytes;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
+use crate::layout::Tee;
 use crate::repo::Checksum;
 
 const READ_BLOCK: usize = 256 << 10;
@@ -65,7 +66,11 @@ impl Hasher {
 pub(crate) fn hash_file(file: &File, checksum: Checksum) -> std::io::Result<Option<String>> {
     let len = file.metadata()?.len();
     let mut hasher = Hasher::new(checksum, len);
-    read_into(file, &mut hasher, 0, len, &mut vec![0; READ_BLOCK])?;
+    let mut digest = |bytes: &[u8]| {
+        hasher.update(bytes);
+        Ok(())
+    };
+    read_into(file, &mut digest, 0, len, &mut vec![0; READ_BLOCK])?;
     Ok(hasher.finish())
 }
 
@@ -313,12 +318,15 @@ impl Prefix {
 /// usual case with one fast connection, or the lowest range of several), and are otherwise
 /// read back from the file right behind the writers.
 ///
-/// Returns `Ok(None)` when cancelled or when the checksum kind has no digest.
+/// The bytes also go, in order, to `tee` (a bucket's multipart upload), which is handed back.
+///
+/// Returns `Ok(None)` as the digest when cancelled or when the checksum kind has no digest.
 pub(crate) fn follow_prefix(
     file: &File,
     checksum: Checksum,
     prefix: &Prefix,
-) -> std::io::Result<Option<String>> {
+    mut tee: Option<Tee>,
+) -> std::io::Result<(Option<String>, Option<Tee>)> {
     let mut hasher: Option<Hasher> = None;
     let mut hashed = 0u64;
     let mut block = Vec::new();
@@ -331,11 +339,18 @@ pub(crate) fn follow_prefix(
                     .len()
                     .min(usize::try_from(len - at).unwrap_or(usize::MAX));
                 h.update(&buf[skip..end]);
+                if let Some(tee) = tee.as_mut() {
+                    tee.take(&buf[skip..end])?;
+                }
                 hashed = at + end as u64;
             }
             Step::ReadTo(to) => {
                 block.resize(READ_BLOCK, 0);
-                hashed = read_into(file, h, hashed, to, &mut block)?;
+                let mut digest = |bytes: &[u8]| {
+                    h.update(bytes);
+                    tee.as_mut().map_or(Ok(()), |t| t.take(bytes))
+                };
+                hashed = read_into(file, &mut digest, hashed, to, &mut block)?;
                 if hashed < to {
                     return Err(std::io::Error::other(
                         "partial file shorter than its completed prefix",
@@ -345,17 +360,18 @@ pub(crate) fn follow_prefix(
         }
     }
     let complete = prefix.0.0.lock().expect("prefix state").len == Some(hashed);
-    match hasher {
-        Some(h) if complete => Ok(h.finish()),
-        None if complete => Ok(Hasher::new(checksum, 0).finish()),
-        _ => Ok(None),
-    }
+    let digest = match hasher {
+        Some(h) if complete => h.finish(),
+        None if complete => Hasher::new(checksum, 0).finish(),
+        _ => None,
+    };
+    Ok((digest, tee))
 }
 
 /// Digests `[from, to)` of `file`, or up to its end if it is shorter; returns where it stopped.
 fn read_into(
     file: &File,
-    h: &mut Hasher,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     mut from: u64,
     to: u64,
     block: &mut [u8],
@@ -366,7 +382,7 @@ fn read_into(
         if n == 0 {
             break;
         }
-        h.update(&block[..n]);
+        sink(&block[..n])?;
         from += n as u64;
     }
     Ok(from)
@@ -398,7 +414,9 @@ mod tests {
         file.set_len(data.len() as u64).unwrap();
         let prefix = Prefix::new(Some(data.len() as u64), HandoffBudget::new(8 << 20));
         let (p2, f2) = (prefix.clone(), file.try_clone().unwrap());
-        let hasher = std::thread::spawn(move || follow_prefix(&f2, Checksum::Sha256, &p2));
+        let hasher = std::thread::spawn(move || {
+            follow_prefix(&f2, Checksum::Sha256, &p2, None).map(|(d, _)| d)
+        });
         let half = data.len() / 2;
         let block = 64 * 1024;
         let mut done = crate::download::ranges::RangeSet::default();
@@ -429,7 +447,9 @@ mod tests {
         tmp.write_all(&data).unwrap();
         let prefix = Prefix::new(Some(data.len() as u64), HandoffBudget::new(8 << 20));
         let p2 = prefix.clone();
-        let handle = std::thread::spawn(move || follow_prefix(&tmp, Checksum::Sha256, &p2));
+        let handle = std::thread::spawn(move || {
+            follow_prefix(&tmp, Checksum::Sha256, &p2, None).map(|(d, _)| d)
+        });
         prefix.advance(1000);
         prefix.advance(data.len() as u64);
         let digest = handle.join().unwrap().unwrap().unwrap();
@@ -440,7 +460,9 @@ mod tests {
     fn empty_files_hash() {
         let tmp = tempfile::tempfile().unwrap();
         let prefix = Prefix::new(Some(0), HandoffBudget::new(8 << 20));
-        let digest = follow_prefix(&tmp, Checksum::GitSha1, &prefix).unwrap();
+        let digest = follow_prefix(&tmp, Checksum::GitSha1, &prefix, None)
+            .unwrap()
+            .0;
         assert_eq!(digest.unwrap(), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
     }
 }

@@ -24,7 +24,7 @@ pub(crate) use scan::{
 };
 pub(crate) use shared::SharedStore;
 
-use crate::bucket::{Bucket, Lease, ManifestFile};
+use crate::bucket::{Bucket, Lease, ManifestFile, PartUpload};
 use crate::repo::{CommitHash, ETag, RepoPath, Revision};
 
 /// Whether a file is already where it belongs.
@@ -83,6 +83,17 @@ pub(crate) enum Layout {
 }
 
 /// A file's claim, held while working on it: a lock on disk, a lease in a bucket.
+/// What a target takes of a file's bytes while they are verified, in order from byte 0: a
+/// bucket's multipart upload, which then runs alongside the download. Handed back to
+/// [`Layout::finalize`]; dropped unfinished, it leaves nothing behind.
+pub(crate) struct Tee(PartUpload);
+
+impl Tee {
+    pub(crate) fn take(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.take(bytes)
+    }
+}
+
 /// Held only for what dropping it does (unlock, release).
 #[expect(dead_code, reason = "the claims are held for their `Drop`, never read")]
 pub(crate) enum FileClaim {
@@ -247,19 +258,39 @@ impl Layout {
         }
     }
 
-    /// Moves a complete, verified, synced partial file into place.
+    /// What takes the bytes of a file of `size` while they are verified (see [`Tee`]), if
+    /// this target wants them before the file is complete.
+    pub(crate) fn tee(
+        &self,
+        path: &RepoPath,
+        etag: &ETag,
+        commit: &CommitHash,
+        size: Option<u64>,
+    ) -> Option<Tee> {
+        match (self, size) {
+            (Self::Bucket(b), Some(size)) => b.part_upload(path, etag, commit, size).map(Tee),
+            _ => None,
+        }
+    }
+
+    /// Moves a complete, verified, synced partial file into place (in a bucket: completes
+    /// the upload `tee` fed, or uploads the file).
     pub(crate) fn finalize(
         &self,
         data: &Path,
         etag: &ETag,
         commit: &CommitHash,
         path: &RepoPath,
+        tee: Option<Tee>,
     ) -> io::Result<()> {
         match self {
             Self::Cache(c) => c.finalize(data, etag, commit, path),
             Self::LocalDir(d) => d.finalize(data, etag, commit, path),
             Self::Bucket(b) => {
-                b.upload(data, path, etag, commit)?;
+                match tee {
+                    Some(Tee(upload)) => upload.finish(std::fs::metadata(data)?.len())?,
+                    None => b.upload(data, path, etag, commit)?,
+                }
                 std::fs::remove_file(data)
             }
         }
