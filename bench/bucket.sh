@@ -4,7 +4,7 @@
 # Usage: bench/bucket.sh [REPO_DIR]   (default bench/work/repos/honest, made by bench/run.sh --scenario honest)
 #
 # Prints, measured in one run: wall time and peak RSS into a local dir (on disk, under bench/work/out) and into
-# s3://models/<prefix> with 1 writer; then 3 writers at once into one prefix (three spools, as three nodes);
+# s3://models/<prefix> with 1 writer, boto3's upload_file of the same files (the server's ingest speed); then 3 writers at once into one prefix (three spools, as three nodes);
 # bytes the CDN served / repo size for each. The CDN is bench/honest_cdn.py without a rate limit (64 requests at
 # once), the Hub front end bench/hub_front.py, the S3 server `weed mini` from target/py-venv-storage
 # (scripts/test.sh builds it). Needs target/release/hfdl (cargo build --release) and GNU time.
@@ -60,6 +60,23 @@ one() { # one NAME TARGET HF_HOME: prints wall seconds and peak RSS (KiB)
 
 echo "repo $REPO_ID: $SIZE bytes"
 read -r lw lr lb <<<"$(one local "$BENCH_DIR/work/out/bucket-bench-local" "$RUN/home-local")"
+# The S3 server's own ingest speed on this machine: boto3's upload_file (multipart, 10 threads)
+# of the same files from the local dir just written.
+SPY=$ROOT/target/py-venv-storage/bin/python
+uw=$("$SPY" - "$BENCH_DIR/work/out/bucket-bench-local" "http://127.0.0.1:$S3" <<'PY'
+import os, sys, time, boto3
+from botocore.config import Config
+root, endpoint = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
+start = time.monotonic()
+for dirpath, dirs, files in os.walk(root):
+    dirs[:] = [d for d in dirs if d != ".cache"]
+    for name in files:
+        path = os.path.join(dirpath, name)
+        s3.upload_file(path, "models", "boto3/" + os.path.relpath(path, root))
+print(f"{time.monotonic() - start:.2f}")
+PY
+)
 rm -rf "$BENCH_DIR/work/out/bucket-bench-local"
 read -r bw br bb <<<"$(one bucket "s3://models/one" "$RUN/home-bucket")"
 before=$(served)
@@ -75,5 +92,7 @@ ratio() { echo "scale=3; $1 / $2" | bc; }
 printf '| target | wall s | peak RSS MiB | fetched / repo |\n|---|---|---|---|\n'
 printf '| local dir (disk) | %s | %s | %s |\n' "$lw" $((lr / 1024)) "$(ratio "$lb" "$SIZE")"
 printf '| s3, 1 writer | %s | %s | %s |\n' "$bw" $((br / 1024)) "$(ratio "$bb" "$SIZE")"
-printf '| s3, 3 writers | %s | - | %s |\n' "$tw" "$(ratio "$tb" "$SIZE")"
+printf '| s3, 3 writers | %.2f | - | %s |\n' "$tw" "$(ratio "$tb" "$SIZE")"
+printf '| (boto3 upload_file of the same files, no download) | %s | - | - |\n' "$uw"
 echo "wall into a bucket / wall into a local dir: $(ratio "$bw" "$lw")"
+echo "wall into a bucket / boto3's upload alone: $(ratio "$bw" "$uw")"
