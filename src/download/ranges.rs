@@ -78,6 +78,19 @@ impl RangeSet {
     }
 }
 
+/// `r` in consecutive pieces of at most `piece` bytes.
+fn cut(r: Range<u64>, piece: u64) -> impl Iterator<Item = Range<u64>> {
+    let mut start = r.start;
+    std::iter::from_fn(move || {
+        (start < r.end).then(|| {
+            let end = start.saturating_add(piece).min(r.end);
+            let out = start..end;
+            start = end;
+            out
+        })
+    })
+}
+
 /// A range being fetched by one connection. Its end may shrink when another connection
 /// steals the upper half.
 #[derive(Debug)]
@@ -153,14 +166,27 @@ pub(crate) struct Plan {
 impl Plan {
     /// Cuts the missing ranges into pieces of at most `piece` bytes.
     pub(crate) fn new(missing: &[Range<u64>], piece: u64, min_split: u64) -> Self {
-        let mut pending = VecDeque::new();
-        for r in missing {
-            let mut start = r.start;
-            while start < r.end {
-                let end = start.saturating_add(piece).min(r.end);
-                pending.push_back(start..end);
-                start = end;
-            }
+        Self::tapered(missing, piece, min_split, 0)
+    }
+
+    /// [`Plan::new`], with the last `taper` pieces cut in quarters (not below `2 * min_split`).
+    ///
+    /// Connections that start together finish their pieces together, and the hasher, which
+    /// follows the completed prefix, then has all but one of those pieces to read back at once.
+    /// Mid-file that overlaps the next round; after the last round it is all that is left to
+    /// do. Quartering the last round (one piece per connection) makes it a quarter as large.
+    pub(crate) fn tapered(
+        missing: &[Range<u64>],
+        piece: u64,
+        min_split: u64,
+        taper: usize,
+    ) -> Self {
+        let mut pending: VecDeque<Range<u64>> =
+            missing.iter().flat_map(|r| cut(r.clone(), piece)).collect();
+        let small = (piece / 4).max(2 * min_split);
+        if taper > 0 && small < piece && pending.len() > 2 * taper {
+            let tail: Vec<Range<u64>> = pending.drain(pending.len() - taper..).collect();
+            pending.extend(tail.into_iter().flat_map(|r| cut(r, small)));
         }
         Self {
             queue: Mutex::new(Queue {
@@ -291,6 +317,33 @@ mod tests {
         assert!(!plan.is_finished(), "one piece still has bytes left");
         b.pos.store(80, Ordering::Relaxed);
         assert!(plan.is_finished());
+    }
+
+    #[test]
+    fn the_last_round_is_cut_in_quarters() {
+        let plan = Plan::tapered(std::slice::from_ref(&(0..1000)), 40, 1, 4);
+        let pieces: Vec<(u64, u64)> = std::iter::from_fn(|| match plan.next() {
+            Next::Piece(p) => {
+                let r = (p.begin, p.end.load(Ordering::Acquire));
+                p.pos.store(r.1, Ordering::Release);
+                Some(r)
+            }
+            _ => None,
+        })
+        .collect();
+        assert_eq!(pieces.len(), 21 + 16, "{pieces:?}");
+        assert!(pieces[..21].iter().all(|(s, e)| e - s == 40));
+        assert!(pieces[21..].iter().all(|(s, e)| e - s == 10));
+        assert_eq!(pieces.last(), Some(&(990, 1000)));
+        // Too few pieces to taper, or pieces too small to cut.
+        assert_eq!(
+            Plan::tapered(std::slice::from_ref(&(0..200)), 40, 1, 4).piece_count(),
+            5
+        );
+        assert_eq!(
+            Plan::tapered(std::slice::from_ref(&(0..1000)), 40, 20, 4).piece_count(),
+            25
+        );
     }
 
     #[test]

@@ -231,7 +231,12 @@ async fn transfer(
         id,
         file: Arc::new(file),
         partial: partial.clone(),
-        plan: Plan::new(&done.missing(whole), piece, ctx.tuning.min_split),
+        plan: Plan::tapered(
+            &done.missing(whole),
+            piece,
+            ctx.tuning.min_split,
+            ctx.connections,
+        ),
         prefix: Prefix::new(size, ctx.handoff.clone()),
         done: Mutex::new(done),
         url: Mutex::new(job.url.clone()),
