@@ -285,20 +285,7 @@ fn check_object(bucket: &Bucket, file: &RemoteFile) -> Result<Option<Mismatch>> 
         .expect("hasher")
         .take()
         .and_then(Hasher::finish);
-    let (expected, actual, algorithm) = match (digest, checksum) {
-        (Some(digest), Checksum::Sha256) => (file.etag.to_string(), digest, "sha256"),
-        (Some(digest), _) => (file.etag.to_string(), digest, "git-sha1"),
-        (None, _) => {
-            let expected = file.size.unwrap_or(len);
-            (format!("{expected} bytes"), format!("{len} bytes"), "size")
-        }
-    };
-    Ok((expected != actual).then(|| Mismatch {
-        path: file.path.to_string(),
-        expected,
-        actual,
-        algorithm,
-    }))
+    Ok(mismatch(file, digest, len))
 }
 
 /// Hashes every local file the Hub lists, a few at a time on blocking threads.
@@ -339,21 +326,26 @@ fn check_file(path: &Path, file: &RemoteFile) -> Result<Option<Mismatch>> {
     let checksum = file.etag.checksum();
     let digest = hash_file(&open, checksum)
         .with_context(|| format!("failed to read `{}`", path.display()))?;
-    let (expected, actual, algorithm) = match (digest, checksum) {
+    Ok(mismatch(file, digest, open.metadata()?.len()))
+}
+
+/// How a file of `len` bytes with this digest (`None`: its etag is no digest) differs from
+/// what the Hub lists, if it does: by digest, else by size.
+fn mismatch(file: &RemoteFile, digest: Option<String>, len: u64) -> Option<Mismatch> {
+    let (expected, actual, algorithm) = match (digest, file.etag.checksum()) {
         (Some(digest), Checksum::Sha256) => (file.etag.to_string(), digest, "sha256"),
         (Some(digest), _) => (file.etag.to_string(), digest, "git-sha1"),
         (None, _) => {
-            let len = open.metadata()?.len();
             let expected = file.size.unwrap_or(len);
             (format!("{expected} bytes"), format!("{len} bytes"), "size")
         }
     };
-    Ok((expected != actual).then(|| Mismatch {
+    (expected != actual).then(|| Mismatch {
         path: file.path.to_string(),
         expected,
         actual,
         algorithm,
-    }))
+    })
 }
 
 fn print_verification(result: &Verification, place: &str) {
