@@ -23,6 +23,7 @@ mod retry;
 mod select;
 mod settings;
 mod tree_cache;
+mod whereabouts;
 
 use std::process::ExitCode;
 

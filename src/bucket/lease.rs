@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::Bucket;
 use super::uploads::PendingUpload;
 use crate::repo::RepoPath;
+use crate::whereabouts::Whereabouts;
 
 const STALE_AFTER: Duration = Duration::from_secs(60);
 const RENEW_EVERY: Duration = Duration::from_secs(10);
@@ -34,33 +35,22 @@ pub(crate) struct Lease {
 /// The body of a lease object: who holds it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Holder {
-    host: String,
-    /// `/proc/sys/kernel/random/boot_id`: tells apart two boots, and hosts of one name.
-    boot: String,
-    /// The pid namespace (`/proc/self/ns/pid`): tells apart containers of one host name.
-    pid_ns: String,
+    #[serde(flatten)]
+    at: Whereabouts,
     pid: u32,
 }
 
 impl Holder {
     fn me() -> Self {
-        let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned());
         Self {
-            host: read("/proc/sys/kernel/hostname").unwrap_or_default(),
-            boot: read("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
-            pid_ns: std::fs::read_link("/proc/self/ns/pid")
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            at: Whereabouts::current(),
             pid: std::process::id(),
         }
     }
 
     /// Is this a process of this host, boot and pid namespace that has exited?
     fn is_dead_here(&self) -> bool {
-        let me = Self::me();
-        !self.boot.is_empty()
-            && (&self.host, &self.boot, &self.pid_ns) == (&me.host, &me.boot, &me.pid_ns)
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+        self.at.is_dead(self.pid)
     }
 }
 
@@ -224,15 +214,19 @@ mod tests {
         let me = Holder::me();
         assert!(!me.is_dead_here());
         let other_host = Holder {
-            host: format!("{}-other", me.host),
+            at: Whereabouts {
+                host: format!("{}-other", me.at.host),
+                ..me.at.clone()
+            },
             pid: u32::MAX,
-            ..me.clone()
         };
         assert!(!other_host.is_dead_here(), "only the heartbeat tells");
         let other_container = Holder {
-            pid_ns: "pid:[1]".into(),
+            at: Whereabouts {
+                pidns: "pid:[1]".into(),
+                ..me.at.clone()
+            },
             pid: u32::MAX,
-            ..me.clone()
         };
         assert!(!other_container.is_dead_here());
         let dead = Holder {

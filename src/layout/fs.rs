@@ -26,6 +26,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::repo::{CommitHash, Revision};
+use crate::whereabouts::Whereabouts;
 
 /// How long an owner file may go without a heartbeat before it is considered abandoned.
 const STALE_AFTER: Duration = Duration::from_secs(60);
@@ -315,51 +316,19 @@ fn owner_record() -> String {
     )
 }
 
-/// Where a pid is valid: one boot of one kernel, one pid namespace. The host name is kept for
-/// people reading the record (containers often share one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Whereabouts {
-    host: String,
-    boot: String,
-    pidns: String,
-}
-
-impl Whereabouts {
-    fn current() -> Self {
-        let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .map(|b| b.trim().to_owned())
-            .unwrap_or_default();
-        let pidns = fs::read_link("/proc/self/ns/pid")
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Self {
-            host: hostname(),
-            boot,
-            pidns,
-        }
-    }
-
-    /// The whereabouts a record states, if it states all of them.
-    fn of_record(text: &str) -> Option<Self> {
-        let field = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        Some(Self {
-            host: field("host=")?,
-            boot: field("boot=")?,
-            pidns: field("pidns=")?,
-        })
-    }
-
-    /// Whether a pid from `self` can be looked up here: same host, boot and pid namespace,
-    /// all known.
-    fn is_here(&self) -> bool {
-        let here = Self::current();
-        !here.boot.is_empty() && !here.pidns.is_empty() && *self == here
-    }
+/// The whereabouts an owner record states, if it states all of them.
+fn whereabouts_of_record(text: &str) -> Option<Whereabouts> {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    Some(Whereabouts {
+        host: field("host=")?,
+        boot: field("boot=")?,
+        pidns: field("pidns=")?,
+    })
 }
 
 /// Removes the owner file judged stale (whose text was `judged`), without ever removing another.
@@ -464,7 +433,7 @@ fn is_dead_here(text: &str) -> bool {
         .lines()
         .find_map(|l| l.strip_prefix("pid="))
         .and_then(|pid| pid.trim().parse::<u32>().ok());
-    let here = Whereabouts::of_record(text).is_some_and(|w| w.is_here());
+    let here = whereabouts_of_record(text).is_some_and(|w| w.is_here());
     here && Path::new("/proc/self").exists()
         && pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
 }
@@ -490,13 +459,6 @@ fn is_local_filesystem(path: &Path) -> bool {
     ];
     let dir = path.parent().unwrap_or(path);
     rustix::fs::statfs(dir).is_ok_and(|st| LOCAL.contains(&(st.f_type as u32)))
-}
-
-fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default()
 }
 
 fn unix_now() -> f64 {
@@ -634,7 +596,7 @@ mod tests {
     fn our_own_record_says_where_its_pid_is_valid() {
         let me = owner_record();
         assert!(me.contains(&format!("pid={}\n", std::process::id())));
-        let here = Whereabouts::of_record(&me).expect("host, boot id and pid namespace");
+        let here = whereabouts_of_record(&me).expect("host, boot id and pid namespace");
         assert!(here.is_here());
         assert!(here.boot.len() >= 32, "a boot id: {me}");
         assert!(here.pidns.starts_with("pid:["), "a pid namespace: {me}");
