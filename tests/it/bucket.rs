@@ -195,7 +195,9 @@ fn a_repo_into_a_bucket_is_sound_and_a_rerun_fetches_nothing() {
 #[test]
 fn kill_9_then_rerun_completes_and_aborts_what_a_dead_writer_left() {
     let s3 = Seaweed::start();
-    let throttle = Fault::new(FaultKind::Throttle(1 << 20))
+    // Slow enough (12 pieces of 2 MiB at 256 KiB/s each) that a checkpoint claims 4 MiB long
+    // before the file is complete.
+    let throttle = Fault::new(FaultKind::Throttle(256 << 10))
         .cdn()
         .path(&sha256_hex(&repo_files()[3].1))
         .times(u32::MAX);
