@@ -37,9 +37,11 @@ impl Whereabouts {
         !here.boot.is_empty() && !here.pidns.is_empty() && *self == here
     }
 
-    /// Whether `pid`, from `self`, is a process that has exited (known only here).
+    /// Whether `pid`, from `self`, is a process that has exited: known only here, and only
+    /// with `/proc` mounted.
     pub(crate) fn is_dead(&self, pid: u32) -> bool {
-        self.is_here() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        let proc = std::path::Path::new("/proc");
+        self.is_here() && proc.join("self").exists() && !proc.join(pid.to_string()).exists()
     }
 }
 

@@ -344,9 +344,6 @@ impl Bucket {
     }
 
     pub(crate) fn write_tree(&self, commit: &CommitHash, bytes: &[u8]) -> io::Result<()> {
-        if self.read_tree(commit).is_some() {
-            return Ok(());
-        }
         let key = self.record_key(&format!("trees/{commit}.json"))?;
         self.put_small(&key, bytes.to_vec())
     }
@@ -508,9 +505,10 @@ impl Bucket {
         commit: &CommitHash,
         size: u64,
     ) -> Option<PartUpload> {
+        let key = self.key(path.as_str()).ok()?;
         (size > PART).then(|| PartUpload {
             bucket: self.clone(),
-            key: self.key(path.as_str()),
+            key,
             attributes: Some(Self::attributes(etag, commit)),
             upload: None,
             part: part_size(size),
@@ -521,9 +519,8 @@ impl Bucket {
     }
 
     /// Uploads a verified spool file as the object of `path`, with its digest as metadata:
-    /// one PUT for a file of one part, else a multipart upload of `PART`-sized parts read
-    /// from the file (the page cache, usually), completed only when every part is in; on
-    /// any failure the upload is aborted, so the key never shows part of the file.
+    /// one PUT for a file of one part, else a [`PartUpload`] fed from the file (for a file
+    /// whose size was not known while it downloaded); on any failure the key shows nothing.
     pub(crate) fn upload(
         &self,
         data: &Path,
@@ -532,39 +529,32 @@ impl Bucket {
         commit: &CommitHash,
     ) -> io::Result<()> {
         let key = self.key(path.as_str())?;
-        let file = Arc::new(File::open(data)?);
+        let file = File::open(data)?;
         let size = file.metadata()?.len();
-        let attributes = Self::attributes(etag, commit);
-        let (store, parts, k) = (
-            self.inner.store.clone(),
-            self.inner.parts.clone(),
-            key.clone(),
-        );
-        let result = self.block(async move {
-            if size <= PART {
-                let bytes = read_part(&file, 0, size).await?;
-                let options = PutOptions {
-                    mode: PutMode::Overwrite,
-                    attributes,
-                    ..PutOptions::default()
-                };
-                store.put_opts(&k, bytes.into(), options).await?;
-                return Ok(());
-            }
-            let options = PutMultipartOptions {
-                attributes,
-                ..PutMultipartOptions::default()
-            };
-            let mut upload = store.put_multipart_opts(&k, options).await?;
-            match upload_parts(upload.as_mut(), &file, size, &parts).await {
-                Ok(()) => upload.complete().await.map(|_| ()),
-                Err(e) => {
-                    let _ = upload.abort().await;
-                    Err(e)
+        if let Some(mut upload) = self.part_upload(path, etag, commit, size) {
+            let mut block = vec![0; 1 << 20];
+            let mut at = 0;
+            while at < size {
+                let n = file.read_at(&mut block, at)?;
+                if n == 0 {
+                    return Err(io::Error::other(format!("`{}` shrank", data.display())));
                 }
+                upload.take(&block[..n])?;
+                at += n as u64;
             }
-        });
-        result.map_err(|e| self.error("upload", &key, e))
+            return upload.finish(size);
+        }
+        let mut bytes = vec![0; usize::try_from(size).expect("one part fits in memory")];
+        file.read_exact_at(&mut bytes, 0)?;
+        let options = PutOptions {
+            mode: PutMode::Overwrite,
+            attributes: Self::attributes(etag, commit),
+            ..PutOptions::default()
+        };
+        let (store, k) = (self.inner.store.clone(), key.clone());
+        self.block(async move { store.put_opts(&k, bytes.into(), options).await })
+            .map(|_| ())
+            .map_err(|e| self.error("upload", &key, e))
     }
 
     /// Writes `complete/<commit>.json`, merged with what an earlier run recorded: the record
@@ -589,7 +579,7 @@ impl Bucket {
                 .is_none_or(|old| old.etag != f.etag || old.size != f.size);
             all.insert(f.path.clone(), f);
         }
-        if !changed && all.len() == before && before > 0 {
+        if !changed && before > 0 {
             return Ok(());
         }
         let mut files: Vec<ManifestFile> = all.into_values().collect();
@@ -607,44 +597,6 @@ impl Bucket {
     }
 }
 
-/// Uploads `file` in parts of `PART` (or more, to stay within 10,000 parts), at most
-/// `PARTS_IN_FLIGHT` at once across the run.
-async fn upload_parts(
-    upload: &mut dyn object_store::MultipartUpload,
-    file: &Arc<File>,
-    size: u64,
-    parts: &Arc<Semaphore>,
-) -> object_store::Result<()> {
-    let part = part_size(size);
-    let mut pending = tokio::task::JoinSet::new();
-    let mut offset = 0;
-    while offset < size {
-        let len = part.min(size - offset);
-        let permit = parts.clone().acquire_owned().await.expect("never closed");
-        let bytes = read_part(file, offset, len).await?;
-        let put = upload.put_part(PutPayload::from(bytes));
-        pending.spawn(async move {
-            let result = put.await;
-            drop(permit);
-            result
-        });
-        offset += len;
-        while let Some(done) = pending.try_join_next() {
-            done.map_err(|e| object_store::Error::Generic {
-                store: "S3",
-                source: Box::new(e),
-            })??;
-        }
-    }
-    while let Some(done) = pending.join_next().await {
-        done.map_err(|e| object_store::Error::Generic {
-            store: "S3",
-            source: Box::new(e),
-        })??;
-    }
-    Ok(())
-}
-
 /// `PART`, or more for a file of over 10,000 parts (S3's limit).
 fn part_size(size: u64) -> u64 {
     PART.max(size.div_ceil(10_000).next_multiple_of(1 << 20))
@@ -657,7 +609,7 @@ fn part_size(size: u64) -> u64 {
 /// file was verified; dropped unfinished, it is aborted, and the key never shows any of it.
 pub(crate) struct PartUpload {
     bucket: Bucket,
-    key: io::Result<Key>,
+    key: Key,
     /// Until the upload is created, on the first full part.
     attributes: Option<Attributes>,
     upload: Option<Box<dyn object_store::MultipartUpload>>,
@@ -683,16 +635,9 @@ impl PartUpload {
         Ok(())
     }
 
-    fn key(&self) -> io::Result<Key> {
-        self.key
-            .as_ref()
-            .cloned()
-            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
-    }
-
     /// Sends the buffered part, creating the upload first if needed.
     fn send(&mut self) -> io::Result<()> {
-        let key = self.key()?;
+        let key = self.key.clone();
         if self.upload.is_none() {
             let store = self.bucket.inner.store.clone();
             let options = PutMultipartOptions {
@@ -728,7 +673,7 @@ impl PartUpload {
     /// Sends the last part and completes the upload, once the file of `size` bytes was
     /// verified.
     pub(crate) fn finish(mut self, size: u64) -> io::Result<()> {
-        let key = self.key()?;
+        let key = self.key.clone();
         if self.fed != size {
             return Err(io::Error::other(format!(
                 "the upload of `{key}` was fed {} of {size} bytes",
@@ -780,21 +725,6 @@ fn flatten(
         store: "S3",
         source: Box::new(e),
     })?
-}
-
-async fn read_part(file: &Arc<File>, offset: u64, len: u64) -> object_store::Result<Vec<u8>> {
-    let file = file.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0; usize::try_from(len).expect("parts fit in memory")];
-        file.read_exact_at(&mut buf, offset).map(|()| buf)
-    })
-    .await
-    .map_err(io::Error::other)
-    .and_then(|r| r);
-    read.map_err(|e| object_store::Error::Generic {
-        store: "S3",
-        source: Box::new(e),
-    })
 }
 
 /// A hint for the usual S3 failures, matched on the service's words.

@@ -433,9 +433,8 @@ fn is_dead_here(text: &str) -> bool {
         .lines()
         .find_map(|l| l.strip_prefix("pid="))
         .and_then(|pid| pid.trim().parse::<u32>().ok());
-    let here = whereabouts_of_record(text).is_some_and(|w| w.is_here());
-    here && Path::new("/proc/self").exists()
-        && pid.is_some_and(|pid| !Path::new("/proc").join(pid.to_string()).exists())
+    let at = whereabouts_of_record(text);
+    pid.zip(at).is_some_and(|(pid, at)| at.is_dead(pid))
 }
 
 /// Filesystems a lock file lives on that only this machine reaches (`statfs` type): there

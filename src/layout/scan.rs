@@ -438,7 +438,7 @@ fn blob_of(path: &Path) -> io::Result<PathBuf> {
 }
 
 /// Resolves `.` and `..` lexically, as `os.path.abspath` does.
-fn normalize(path: &Path) -> PathBuf {
+pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -22,7 +22,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::fs::relative_path;
-use super::scan::REPO_TYPES;
+use super::scan::{REPO_TYPES, normalize};
 use crate::repo::XetHash;
 
 const DIR_NAME: &str = "blobs";
@@ -489,21 +489,6 @@ fn is_regular(path: &Path) -> bool {
 
 fn is_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-}
-
-/// Resolves `.` and `..` lexically, as `os.path.abspath` does.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
